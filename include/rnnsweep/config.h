@@ -1,0 +1,92 @@
+/* config.h — one job's parameters: the struct, its keys, parsing, canonical text, hash.
+ *
+ * Every job parameter has exactly one snake_case key (`floss_iters`) that is
+ * also its long command-line option with '-' for '_' (`--floss-iters`) and its
+ * sweep-file key.  A single table in config.c drives parsing, validation,
+ * defaults, help text and the canonical `key=value` text whose hash is the
+ * job's identity in the results database.  The struct is plain data.
+ */
+#ifndef RNNSWEEP_CONFIG_H
+#define RNNSWEEP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum task_kind { TASK_ROMO = 0, TASK_2AF = 1, TASK_DMS = 2 };
+enum rule_kind { RULE_BPTT = 0, RULE_EPROP = 1, RULE_RFLO = 2 };
+enum act_kind { ACT_TANH = 0, ACT_RELU = 1 };
+enum floss_mode { FLOSS_FULL = 0, FLOSS_LOCAL = 1 };
+
+typedef struct config {
+    int task;          /* enum task_kind */
+    int rule;          /* enum rule_kind */
+    int activation;    /* enum act_kind */
+    double gain;       /* W_rec ~ N(0, gain^2/N) */
+    double lr;         /* Adam learning rate */
+    long seed;         /* initial weights, B_fb, Q0 and task batches derive from it */
+    long hidden;       /* N */
+    long batch;        /* B */
+    long iters;        /* training iterations (Adam steps) */
+    double alpha;      /* dt/tau; 0 means the task's default (resolved by config_resolve) */
+    long log_every;    /* curve row every this many iterations (and the last) */
+    long floss_iters;  /* flossing pretraining steps, 0 = off */
+    double floss_lr;   /* Adam learning rate for flossing */
+    long floss_k;      /* exponents flossed */
+    int floss_mode;    /* enum floss_mode */
+    long floss_every;  /* interleaved flossing every this many training iterations, 0 = off */
+    long lyap_k;       /* exponents measured at each phase */
+    long lyap_warmup;  /* QR steps discarded before accumulating */
+    long lyap_every_qr;/* QR every this many steps */
+    long lyap_every;   /* exponents during training every this many iterations, 0 = off */
+} config;
+
+/* Value kinds of the key table. */
+enum config_kind { CK_ENUM, CK_INT, CK_REAL };
+
+typedef struct config_key {
+    const char *name;      /* snake_case key */
+    int kind;              /* enum config_kind */
+    size_t offset;         /* offsetof(config, field) */
+    const char *const *choices; /* CK_ENUM: NULL-terminated names, index = value */
+    double min, max;       /* inclusive numeric bounds (CK_INT, CK_REAL) */
+    const char *deflt;     /* default as text */
+    const char *help;      /* one line for --help */
+} config_key;
+
+#define CONFIG_ERRLEN 256
+
+/* All keys in canonical order; *n receives their count. */
+const config_key *config_keys(size_t *n);
+
+/* Index of `name` in the key table, accepting '-' for '_'; -1 if unknown. */
+int config_key_find(const char *name);
+
+/* Defaults of every key (alpha left 0 = task default until config_resolve). */
+void config_default(config *c);
+
+/* Parse `value` for key index `k` into c.  Rejects non-numbers, trailing
+ * junk, NaN/inf, out-of-range values and unknown enum names.  On error
+ * returns -1 and writes a one-line reason (without the key name) to err. */
+int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN]);
+
+/* Write key k's value of c as canonical text (`%.17g` reals, enum names). */
+void config_get(const config *c, int k, char *buf, size_t n);
+
+/* Fill task defaults (alpha) and check cross-key constraints (floss_k and
+ * lyap_k <= hidden, lyap_warmup < steps, where steps = 0 means the task's
+ * sequence length).  Returns 0, or -1 with err naming the key at fault
+ * ("lyap_k: 300 exceeds hidden (256)"). */
+int config_resolve(config *c, long steps, char err[CONFIG_ERRLEN]);
+
+/* Canonical text: every key as `key=value\n` in table order.  Returns the
+ * length it needs (like snprintf). */
+size_t config_canonical(const config *c, char *buf, size_t n);
+
+/* 64-bit FNV-1a hash of the canonical text: the job's identity. */
+uint64_t config_hash(const config *c);
+
+/* Enum value <-> name for a key with choices (e.g. "task"), -1 if unknown. */
+int config_enum_parse(const char *key, const char *name);
+const char *config_enum_name(const char *key, int value);
+
+#endif

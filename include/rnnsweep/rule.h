@@ -1,0 +1,44 @@
+/* rule.h — gradient estimates of the task loss for one batch (SPEC §3).
+ *
+ *   bptt   exact gradient (backpropagation through time);
+ *   eprop  e-prop with symmetric feedback: dL/dh_t reaches h_{t-1} only
+ *          through the leak (1 - alpha); equal to the online eligibility-trace
+ *          form (rule_eprop_online), which exists for verification;
+ *   rflo   as eprop with a fixed random feedback matrix B_fb (N,O) in place
+ *          of W_out^T.
+ * The readout gradient (W_out, b_out) is exact for every rule.  A rule_work
+ * holds every buffer one job needs; computing a gradient allocates nothing.
+ */
+#ifndef RNNSWEEP_RULE_H
+#define RNNSWEEP_RULE_H
+
+#include "rnnsweep/rnn.h"
+#include "rnnsweep/task.h"
+
+typedef struct rule_work rule_work;
+
+rule_work *rule_work_alloc(int T, int B, int N, int I, int O);
+void rule_work_free(rule_work *w);
+
+/* Forward pass on the batch into c, loss, and the rule's gradient into grad
+ * (same layout as p).  B_fb (N,O) is read only by RULE_RFLO.  Returns the
+ * loss (non-finite if the network diverged; grad is then unspecified). */
+double rule_gradient(int rule, const rnn_params *p, const double *B_fb,
+                     int act, double alpha, const task_batch *tb,
+                     rnn_cache *c, rnn_params *grad, rule_work *w);
+
+/* The same e-prop (or rflo, when B_fb is not NULL) gradient computed forward
+ * in time from eligibility traces p_t, q_t, s_t, as a synapse could.  Expects
+ * c to hold the forward pass of p on tb.  For verification; O(T B N^2) memory-
+ * light but slow. */
+void rule_eprop_online(const rnn_params *p, const double *B_fb, int act, double alpha,
+                       const task_batch *tb, const rnn_cache *c, rnn_params *grad,
+                       rule_work *w);
+
+/* Feedback matrix for rflo: B_fb (N,O) ~ N(0, 1/O). */
+void rule_feedback_init(double *B_fb, int N, int O, gsl_rng *r);
+
+/* Floating-point operations of one rule_gradient call (counted, for the benchmark). */
+double rule_flops(int rule, int T, int B, int N, int I, int O);
+
+#endif

@@ -1,0 +1,85 @@
+/* train.h — one job end to end: init, flossing, training, exponents, checkpoint.
+ *
+ * A train_job owns everything a job needs (parameters, Adam state, task
+ * batch, caches, rule and Lyapunov workspaces, rng streams, curve and
+ * exponent rows), all allocated by train_alloc; train_run allocates nothing.
+ * The rng streams derive from the config's seed only (never from the rank or
+ * the process), so a job gives the same numbers wherever it runs.  The run is
+ * cooperative: hooks report progress and can ask it to stop, in which case a
+ * checkpoint taken afterwards continues it bit-identically.
+ */
+#ifndef RNNSWEEP_TRAIN_H
+#define RNNSWEEP_TRAIN_H
+
+#include <stddef.h>
+#include <gsl/gsl_rng.h>
+#include "rnnsweep/config.h"
+#include "rnnsweep/rnn.h"
+
+enum train_status {
+    TRAIN_DONE = 0,     /* all iterations run */
+    TRAIN_DIVERGED = 1, /* non-finite loss; curve kept up to it */
+    TRAIN_STOPPED = 2,  /* hooks asked to stop; checkpoint to continue */
+    TRAIN_TIMEOUT = 3   /* per-job wall-clock limit reached */
+};
+
+enum lyap_phase { PHASE_INIT = 0, PHASE_FLOSS = 1, PHASE_TRAIN = 2, PHASE_TRAINED = 3 };
+
+typedef struct train_curve_row { long iter; double loss, accuracy; } train_curve_row;
+
+/* One exponent at one phase: mean and sd over the batch's trials, nats/step. */
+typedef struct train_lyap_row { int phase; long iter; int idx; double mean, sd; } train_lyap_row;
+
+typedef struct train_hooks {
+    void *ctx;
+    /* Called after every iteration (it = 1..iters) and after flossing steps
+     * (phase PHASE_FLOSS); return nonzero to stop at this point. */
+    int (*progress)(void *ctx, int phase, long it, long total, double loss);
+    /* Called for each new curve row and each phase's exponents, as they appear. */
+    void (*curve)(void *ctx, const train_curve_row *row);
+    void (*lyap)(void *ctx, const train_lyap_row *rows, int k);
+    double time_limit; /* seconds of this call, 0 = none -> TRAIN_TIMEOUT */
+} train_hooks;
+
+typedef struct train_job train_job;
+
+/* Allocate a job for a resolved config (config_resolve).  NULL with err on failure. */
+train_job *train_alloc(const config *c, char err[256]);
+void train_free(train_job *j);
+
+/* Run (or continue after train_checkpoint_load) to completion, divergence,
+ * stop or timeout.  Returns enum train_status. */
+int train_run(train_job *j, const train_hooks *hooks);
+
+/* Rows recorded so far. */
+const train_curve_row *train_curve(const train_job *j, size_t *n);
+const train_lyap_row *train_lyap(const train_job *j, size_t *n);
+
+/* Parameters now, and as initialised (before flossing). */
+const rnn_params *train_params(const train_job *j);
+const rnn_params *train_params_init(const train_job *j);
+const config *train_config(const train_job *j);
+
+/* What the verification dumps need: the rflo feedback B_fb (N,O), the
+ * orthonormal Q0 (N,lyap_k) of measurements and (N,floss_k) of flossing, and
+ * the next training batch drawn from the job's task stream. */
+const double *train_feedback(const train_job *j);
+const double *train_q0(const train_job *j, int floss);
+const struct task_batch *train_next_batch(train_job *j);
+
+/* The job's rng stream `stream` (1..15) for seed: mt19937 seeded by splitmix64. */
+gsl_rng *train_stream_rng(long seed, int stream);
+enum { STREAM_INIT = 1, STREAM_FB, STREAM_Q0, STREAM_TASK, STREAM_FLOSS, STREAM_EVAL, STREAM_H0 };
+
+/* Iterations done (flossing counts separately). */
+long train_iter(const train_job *j);
+
+/* Checkpoint: a self-describing byte image of the whole job state
+ * (parameters, Adam moments, rng states, counters, curve and exponent rows).
+ * size() tells how many bytes save() writes.  load() checks it matches this
+ * job's config (hash) and returns -1 otherwise. */
+size_t train_checkpoint_size(const train_job *j);
+int train_checkpoint_save(const train_job *j, void *buf, size_t n);
+int train_checkpoint_load(train_job *j, const void *buf, size_t n);
+
+#endif

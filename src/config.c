@@ -1,0 +1,254 @@
+/* config.c — the job parameter table: parsing, validation, canonical text, hash.
+ *
+ * One row per key drives everything a key needs (type, bounds, default,
+ * help), so a new job parameter is one line here plus one struct field.
+ * Canonical text lists every key in table order with reals as `%.17g`, so two
+ * configs are the same job exactly when their canonical texts are equal.
+ */
+#include "rnnsweep/config.h"
+#include "rnnsweep/task.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const task_names[] = {"romo", "2af", "dms", NULL};
+static const char *const rule_names[] = {"bptt", "eprop", "rflo", NULL};
+static const char *const act_names[] = {"tanh", "relu", NULL};
+static const char *const floss_mode_names[] = {"full", "local", NULL};
+
+#define OFF(f) offsetof(config, f)
+#define BIG 1e9
+
+static const config_key keys[] = {
+    {"task", CK_ENUM, OFF(task), task_names, 0, 0, "romo",
+     "task: romo (parametric working memory), 2af (perceptual decision), dms (delayed match-to-sample)"},
+    {"rule", CK_ENUM, OFF(rule), rule_names, 0, 0, "bptt",
+     "learning rule: bptt (exact), eprop (symmetric feedback), rflo (random feedback)"},
+    {"gain", CK_REAL, OFF(gain), NULL, 0, 1e3, "1",
+     "initial recurrent gain g: W_rec ~ N(0, g^2/N)"},
+    {"lr", CK_REAL, OFF(lr), NULL, 1e-12, 1e3, "0.001", "Adam learning rate"},
+    {"seed", CK_INT, OFF(seed), NULL, 0, 9007199254740991.0, "0",
+     "seed of initial weights, feedback matrix, Q0 and task batches"},
+    {"hidden", CK_INT, OFF(hidden), NULL, 1, 65536, "64", "number of hidden units N"},
+    {"batch", CK_INT, OFF(batch), NULL, 1, 1e6, "32", "trials per batch B"},
+    {"iters", CK_INT, OFF(iters), NULL, 0, BIG, "1000", "training iterations (Adam steps)"},
+    {"alpha", CK_REAL, OFF(alpha), NULL, 0, 1, "0",
+     "leak dt/tau in (0,1]; 0 = the task's default (0.5)"},
+    {"activation", CK_ENUM, OFF(activation), act_names, 0, 0, "tanh", "activation f: tanh or relu"},
+    {"log_every", CK_INT, OFF(log_every), NULL, 1, BIG, "10",
+     "learning-curve row every this many iterations (and at 0 and the last)"},
+    {"floss_iters", CK_INT, OFF(floss_iters), NULL, 0, BIG, "0",
+     "gradient-flossing pretraining steps before training (0 = off; the study used 100)"},
+    {"floss_lr", CK_REAL, OFF(floss_lr), NULL, 1e-12, 1e3, "0.001", "Adam learning rate for flossing"},
+    {"floss_k", CK_INT, OFF(floss_k), NULL, 1, 65536, "1", "number of Lyapunov exponents flossed toward 0"},
+    {"floss_mode", CK_ENUM, OFF(floss_mode), floss_mode_names, 0, 0, "full",
+     "flossing gradient: full (exact, through trajectory and QR) or local (per step, frozen state)"},
+    {"floss_every", CK_INT, OFF(floss_every), NULL, 0, BIG, "0",
+     "also floss once every this many training iterations (0 = off)"},
+    {"lyap_k", CK_INT, OFF(lyap_k), NULL, 1, 65536, "4", "number of Lyapunov exponents measured"},
+    {"lyap_warmup", CK_INT, OFF(lyap_warmup), NULL, 0, BIG, "0",
+     "QR steps discarded before exponents accumulate"},
+    {"lyap_every_qr", CK_INT, OFF(lyap_every_qr), NULL, 1, BIG, "1", "QR every this many steps"},
+    {"lyap_every", CK_INT, OFF(lyap_every), NULL, 0, BIG, "0",
+     "also measure exponents every this many training iterations (0 = off)"},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+const config_key *config_keys(size_t *n)
+{
+    *n = NKEYS;
+    return keys;
+}
+
+int config_key_find(const char *name)
+{
+    char norm[64];
+    size_t i;
+    for (i = 0; name[i] && i + 1 < sizeof norm; i++)
+        norm[i] = name[i] == '-' ? '_' : name[i];
+    if (name[i])
+        return -1;
+    norm[i] = 0;
+    for (size_t k = 0; k < NKEYS; k++)
+        if (strcmp(keys[k].name, norm) == 0)
+            return (int)k;
+    return -1;
+}
+
+static int enum_index(const char *const *choices, const char *s)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(choices[i], s) == 0)
+            return i;
+    return -1;
+}
+
+int config_enum_parse(const char *key, const char *name)
+{
+    int k = config_key_find(key);
+    if (k < 0 || keys[k].kind != CK_ENUM)
+        return -1;
+    return enum_index(keys[k].choices, name);
+}
+
+const char *config_enum_name(const char *key, int value)
+{
+    int k = config_key_find(key);
+    if (k < 0 || keys[k].kind != CK_ENUM || value < 0)
+        return NULL;
+    for (int i = 0; keys[k].choices[i]; i++)
+        if (i == value)
+            return keys[k].choices[i];
+    return NULL;
+}
+
+/* Strip surrounding blanks into buf; returns buf. */
+static const char *trim(const char *s, char *buf, size_t n)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t len = strlen(s);
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    if (len >= n)
+        len = n - 1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    return buf;
+}
+
+static void choices_text(const char *const *choices, char *buf, size_t n)
+{
+    buf[0] = 0;
+    for (int i = 0; choices[i]; i++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, "%s%s", i ? ", " : "", choices[i]);
+    }
+}
+
+int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
+{
+    if (k < 0 || (size_t)k >= NKEYS) {
+        snprintf(err, CONFIG_ERRLEN, "unknown key");
+        return -1;
+    }
+    const config_key *key = &keys[k];
+    char buf[128];
+    const char *v = trim(value, buf, sizeof buf);
+    char *field = (char *)c + key->offset;
+    if (!*v) {
+        snprintf(err, CONFIG_ERRLEN, "empty value");
+        return -1;
+    }
+    if (key->kind == CK_ENUM) {
+        int i = enum_index(key->choices, v);
+        if (i < 0) {
+            char ch[128];
+            choices_text(key->choices, ch, sizeof ch);
+            snprintf(err, CONFIG_ERRLEN, "unknown value '%s' (choose from %s)", v, ch);
+            return -1;
+        }
+        *(int *)field = i;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end) {
+        snprintf(err, CONFIG_ERRLEN, "'%s' is not a number", v);
+        return -1;
+    }
+    if (!isfinite(d)) {
+        snprintf(err, CONFIG_ERRLEN, "'%s' is not finite", v);
+        return -1;
+    }
+    if (key->kind == CK_INT) {
+        if (d != floor(d)) {
+            snprintf(err, CONFIG_ERRLEN, "'%s' is not an integer", v);
+            return -1;
+        }
+    }
+    if (d < key->min || d > key->max) {
+        snprintf(err, CONFIG_ERRLEN, "%s is out of range: must be between %.15g and %.15g", v,
+                 key->min, key->max);
+        return -1;
+    }
+    if (key->kind == CK_INT)
+        *(long *)field = (long)d;
+    else
+        *(double *)field = d;
+    return 0;
+}
+
+void config_get(const config *c, int k, char *buf, size_t n)
+{
+    const config_key *key = &keys[k];
+    const char *field = (const char *)c + key->offset;
+    switch (key->kind) {
+    case CK_ENUM: snprintf(buf, n, "%s", key->choices[*(const int *)field]); break;
+    case CK_INT: snprintf(buf, n, "%ld", *(const long *)field); break;
+    default: snprintf(buf, n, "%.17g", *(const double *)field); break;
+    }
+}
+
+void config_default(config *c)
+{
+    char err[CONFIG_ERRLEN];
+    memset(c, 0, sizeof *c);
+    for (size_t k = 0; k < NKEYS; k++)
+        (void)config_set(c, (int)k, keys[k].deflt, err);
+}
+
+int config_resolve(config *c, long steps, char err[CONFIG_ERRLEN])
+{
+    int T, I, O;
+    task_dims(c->task, &T, &I, &O);
+    if (steps > 0)
+        T = (int)steps;
+    if (c->alpha == 0)
+        c->alpha = task_default_alpha(c->task);
+    if (c->floss_k > c->hidden) {
+        snprintf(err, CONFIG_ERRLEN, "floss_k: %ld exceeds hidden (%ld)", c->floss_k, c->hidden);
+        return -1;
+    }
+    if (c->lyap_k > c->hidden) {
+        snprintf(err, CONFIG_ERRLEN, "lyap_k: %ld exceeds hidden (%ld)", c->lyap_k, c->hidden);
+        return -1;
+    }
+    if (c->lyap_warmup >= T) {
+        snprintf(err, CONFIG_ERRLEN, "lyap_warmup: %ld must be below the %d steps of the sequence",
+                 c->lyap_warmup, T);
+        return -1;
+    }
+    return 0;
+}
+
+size_t config_canonical(const config *c, char *buf, size_t n)
+{
+    size_t len = 0;
+    char v[64];
+    for (size_t k = 0; k < NKEYS; k++) {
+        config_get(c, (int)k, v, sizeof v);
+        int w = snprintf(n > len ? buf + len : NULL, n > len ? n - len : 0, "%s=%s\n",
+                         keys[k].name, v);
+        len += (size_t)w;
+    }
+    return len;
+}
+
+uint64_t config_hash(const config *c)
+{
+    char buf[4096];
+    size_t len = config_canonical(c, buf, sizeof buf);
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len && i < sizeof buf; i++) {
+        h ^= (unsigned char)buf[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""test_cli.py — the rnnsweep command line end to end, against NumPy.
+
+Runs the real binary: help texts, every bad-input case (exit code 2, a
+one-line message naming the option, no output directory left behind), the
+SPEC §6 dumps (file names, shapes, dtypes, config.txt), and recomputes the
+dumped numbers independently in NumPy: forward pass, loss, BPTT gradient by
+finite differences of the NumPy loss, and the Lyapunov exponents by a NumPy
+QR iteration.  Usage: test_cli.py PATH/TO/rnnsweep
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+EXE = sys.argv[1]
+failures = 0
+
+
+def check(what, ok, detail=""):
+    global failures
+    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""))
+    failures += not ok
+
+
+def run(*args, **kw):
+    return subprocess.run([EXE, *args], capture_output=True, text=True, **kw)
+
+
+def load(d, name):
+    return np.load(os.path.join(d, name))
+
+
+def config_of(d):
+    return dict(l.split("=", 1) for l in open(os.path.join(d, "config.txt")).read().split())
+
+
+# ---- help -----------------------------------------------------------------
+r = run("--help")
+check("rnnsweep --help exits 0 and lists commands", r.returncode == 0 and "gradient" in r.stdout)
+r = run("train", "--help")
+keys = ["task", "rule", "gain", "lr", "seed", "hidden", "batch", "iters", "alpha", "activation",
+        "log-every", "floss-iters", "floss-lr", "floss-k", "floss-mode", "floss-every", "lyap-k",
+        "lyap-warmup", "lyap-every-qr", "lyap-every"]
+missing = [k for k in keys if "--" + k not in r.stdout]
+check("train --help documents every job option", r.returncode == 0 and not missing, str(missing))
+for cmd in ("task", "gradient", "lyap"):
+    r = run(cmd, "--help")
+    check(f"{cmd} --help documents --out", r.returncode == 0 and "--out" in r.stdout)
+
+# ---- bad input --------------------------------------------------------------
+tmp = tempfile.mkdtemp(prefix="rnnsweep-cli-")
+out = os.path.join(tmp, "out")
+nonempty = os.path.join(tmp, "nonempty")
+os.mkdir(nonempty)
+open(os.path.join(nonempty, "keep"), "w").write("x")
+bad = [
+    (["train", "--hidden", "-5"], "hidden"),
+    (["train", "--hidden", "0"], "hidden"),
+    (["train", "--batch", "0"], "batch"),
+    (["train", "--iters", "-1"], "iters"),
+    (["train", "--gain", "nan"], "gain"),
+    (["train", "--lr", "inf"], "lr"),
+    (["train", "--lr", "0"], "lr"),
+    (["train", "--lr", "abc"], "lr"),
+    (["train", "--gain", "1.5x"], "gain"),
+    (["train", "--iters", "1.5"], "iters"),
+    (["train", "--task", "foo"], "task"),
+    (["train", "--rule", "backprop"], "rule"),
+    (["train", "--activation", "sigmoid"], "activation"),
+    (["train", "--floss-mode", "global"], "floss-mode"),
+    (["train", "--bogus", "1"], "bogus"),
+    (["train", "--hidden"], "hidden"),
+    (["train", "--alpha", "1.5"], "alpha"),
+    (["train", "--lyap-k", "0"], "lyap-k"),
+    (["train", "--lyap-k", "20", "--hidden", "10"], "lyap_k"),
+    (["train", "--floss-k", "20", "--hidden", "10"], "floss_k"),
+    (["train", "stray"], "stray"),
+    (["lyap", "--lyap-warmup", "56", "--out", out], "lyap_warmup"),
+    (["lyap", "--autonomous", "--steps", "10", "--lyap-warmup", "10", "--out", out], "lyap_warmup"),
+    (["lyap", "--autonomous", "--steps", "-3", "--out", out], "steps"),
+    (["lyap", "--steps", "30", "--out", out], "steps"),
+    (["gradient", "--objective", "foo", "--out", out], "objective"),
+    (["gradient", "--hidden", "nan", "--out", out], "hidden"),
+    (["task", "--batch", "-2", "--out", out], "batch"),
+    (["task"], "out"),
+    (["task", "--out", "/proc/rnnsweep-cannot-write/x"], "out"),
+    (["task", "--out", nonempty], "out"),
+    (["frobnicate"], "frobnicate"),
+]
+for args, name in bad:
+    r = run(*args)
+    lines = r.stderr.strip().splitlines()
+    ok = (r.returncode == 2 and len(lines) == 1 and name in lines[0] and not os.path.exists(out)
+          and r.stdout.strip() in ("", "iter,loss,accuracy"))
+    check("bad input exits 2 naming '%s': %s" % (name, " ".join(args[:4])), ok,
+          f"rc={r.returncode} stderr={r.stderr.strip()!r}")
+check("a refused dump leaves the non-empty directory alone",
+      os.listdir(nonempty) == ["keep"] and not [f for f in os.listdir(tmp) if ".tmp." in f])
+
+# ---- numpy reference ------------------------------------------------------
+
+
+def act_fn(cfg):
+    if cfg["activation"] == "tanh":
+        return np.tanh
+    return lambda h: np.maximum(h, 0.0)
+
+
+def forward(P, x, cfg):
+    """y (T,B,O) and h (T+1,B,N) of SPEC §1."""
+    f, a = act_fn(cfg), float(cfg["alpha"])
+    T, B, _ = x.shape
+    N = P["W_rec"].shape[0]
+    h = np.zeros((T + 1, B, N))
+    for t in range(1, T + 1):
+        h[t] = (1 - a) * h[t - 1] + a * (f(h[t - 1]) @ P["W_rec"].T + x[t - 1] @ P["W_in"].T + P["b"])
+    y = f(h[1:]) @ P["W_out"].T + P["b_out"]
+    return y, h
+
+
+def loss_np(P, d, cfg):
+    x = load(d, "x.npy")
+    y, _ = forward(P, x, cfg)
+    m = load(d, "mask.npy")
+    if cfg["task"] == "romo":
+        tg = load(d, "target.npy")
+        return (m[..., None] * (y - tg) ** 2).sum() / (2 * m.sum())
+    lab = load(d, "labels.npy")
+    z = y - y.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    ce = -np.take_along_axis(logp, lab[..., None], -1)[..., 0]
+    return (m * ce).sum() / m.sum()
+
+
+NAMES = ["W_in", "W_rec", "b", "W_out", "b_out"]
+
+# ---- task dumps -----------------------------------------------------------
+for task, (T, I, O) in {"romo": (56, 1, 2), "2af": (22, 3, 3), "dms": (32, 3, 3)}.items():
+    d = os.path.join(tmp, "task-" + task)
+    r = run("task", "--task", task, "--batch", "5", "--seed", "3", "--out", d)
+    x, m = load(d, "x.npy"), load(d, "mask.npy")
+    ok = r.returncode == 0 and x.shape == (T, 5, I) and m.shape == (T, 5) and x.dtype == "<f8"
+    if task == "romo":
+        tg = load(d, "target.npy")
+        ok = ok and tg.shape == (T, 5, O) and not os.path.exists(os.path.join(d, "labels.npy"))
+    else:
+        lab = load(d, "labels.npy")
+        ok = ok and lab.shape == (T, 5) and lab.dtype == "<i8" and lab.max() <= O - 1
+    cfg = config_of(d)
+    ok = ok and cfg["task"] == task and cfg["batch"] == "5" and cfg["alpha"] == "0.5"
+    check(f"task dump {task}: files, shapes, dtypes, config.txt", ok, r.stderr.strip())
+    r2 = run("task", "--task", task, "--batch", "5", "--seed", "3", "--out", d)
+    check(f"task dump {task}: rerun replaces an earlier dump with the same batch",
+          r2.returncode == 0 and np.array_equal(load(d, "x.npy"), x))
+
+# ---- gradient dumps, checked in numpy --------------------------------------
+for task in ("romo", "2af", "dms"):
+    for rule in ("bptt", "eprop", "rflo"):
+        for act in ("tanh", "relu") if rule == "bptt" else ("tanh",):
+            d = os.path.join(tmp, f"grad-{task}-{rule}-{act}")
+            r = run("gradient", "--task", task, "--rule", rule, "--activation", act,
+                    "--hidden", "8", "--batch", "3", "--gain", "1.3", "--out", d)
+            if r.returncode != 0:
+                check(f"gradient dump {task} {rule} {act}", False, r.stderr)
+                continue
+            cfg = config_of(d)
+            P = {n: load(d, n + ".npy") for n in NAMES}
+            G = {n: load(d, "grad_" + n + ".npy") for n in NAMES}
+            y, _ = forward(P, load(d, "x.npy"), cfg)
+            L = loss_np(P, d, cfg)
+            ok = (np.abs(y - load(d, "y.npy")).max() < 1e-12 and load(d, "loss.npy").shape == ()
+                  and abs(L - load(d, "loss.npy")) < 1e-12 * max(1, abs(L))
+                  and all(G[n].shape == P[n].shape for n in NAMES)
+                  and os.path.exists(os.path.join(d, "B_fb.npy")) == (rule == "rflo")
+                  and cfg["objective"] == "task" and cfg["rule"] == rule)
+            check(f"gradient dump {task} {rule} {act}: files, shapes, y and loss == numpy", ok)
+            if rule != "bptt":
+                continue
+            # Central differences of the numpy loss, every element (N=8: a few hundred).
+            worst = 0.0
+            for n in NAMES:
+                fd = np.zeros_like(P[n])
+                for idx in np.ndindex(P[n].shape):
+                    keep = P[n][idx]
+                    P[n][idx] = keep + 1e-6
+                    lp = loss_np(P, d, cfg)
+                    P[n][idx] = keep - 1e-6
+                    lm = loss_np(P, d, cfg)
+                    P[n][idx] = keep
+                    fd[idx] = (lp - lm) / 2e-6
+                scale = max(np.linalg.norm(fd), np.linalg.norm(G[n]), 1e-300)
+                worst = max(worst, np.linalg.norm(fd - G[n]) / scale)
+            tol = 1e-6 if act == "tanh" else 1e-4  # relu kinks cost accuracy here
+            check(f"gradient dump {task} bptt {act}: grad == numpy finite differences", worst < tol,
+                  f"worst rel err {worst:.2e}")
+
+# ---- lyap dumps, checked in numpy ------------------------------------------
+
+
+def lyap_np(P, h, Q0, cfg, warmup=0):
+    """Per-trial QR exponents along the states h (T+1,B,N)."""
+    a = float(cfg["alpha"])
+    fp = (lambda v: 1 - np.tanh(v) ** 2) if cfg["activation"] == "tanh" else (lambda v: (v > 0) * 1.0)
+    T1, B, N = h.shape
+    k = Q0.shape[1]
+    lam = np.zeros((B, k))
+    for b in range(B):
+        Q = Q0.copy()
+        for t in range(1, T1):
+            J = (1 - a) * np.eye(N) + a * P["W_rec"] * fp(h[t - 1, b])[None, :]
+            Q, R = np.linalg.qr(J @ Q)
+            if t > warmup:
+                lam[b] += np.log(np.abs(np.diag(R)))
+    return lam / (T1 - 1 - warmup)
+
+
+d = os.path.join(tmp, "lyap-driven")
+r = run("lyap", "--hidden", "20", "--batch", "3", "--gain", "1.8", "--lyap-k", "5", "--out", d)
+if r.returncode == 0:
+    cfg = config_of(d)
+    P = {n: load(d, n + ".npy") for n in NAMES}
+    Q0, lam, x = load(d, "Q0.npy"), load(d, "lyap.npy"), load(d, "x.npy")
+    _, h = forward(P, x, cfg)
+    ref = lyap_np(P, h, Q0, cfg)
+    ok = (Q0.shape == (20, 5) and lam.shape == (3, 5) and np.abs(Q0.T @ Q0 - np.eye(5)).max() < 1e-12
+          and all(k in cfg for k in ("lyap_k", "lyap_warmup", "alpha", "activation")))
+    check("lyap dump (driven): files, shapes, orthonormal Q0, config.txt", ok)
+    check("lyap dump (driven) == numpy QR iteration", np.abs(lam - ref).max() < 1e-10,
+          f"max diff {np.abs(lam - ref).max():.2e}")
+else:
+    check("lyap dump (driven)", False, r.stderr)
+
+d = os.path.join(tmp, "lyap-auto")
+r = run("lyap", "--autonomous", "--steps", "300", "--hidden", "20", "--batch", "2", "--gain", "2",
+        "--lyap-k", "3", "--lyap-warmup", "50", "--out", d)
+if r.returncode == 0:
+    cfg = config_of(d)
+    P = {n: load(d, n + ".npy") for n in NAMES}
+    h0, x = load(d, "h0.npy"), load(d, "x.npy")
+    a, f = float(cfg["alpha"]), act_fn(cfg)
+    h = np.zeros((301, 2, 20))
+    h[0] = h0
+    for t in range(1, 301):
+        h[t] = (1 - a) * h[t - 1] + a * (f(h[t - 1]) @ P["W_rec"].T + P["b"])
+    ref = lyap_np(P, h, load(d, "Q0.npy"), cfg, warmup=50)
+    lam = load(d, "lyap.npy")
+    ok = h0.shape == (2, 20) and x.shape == (300, 2, 1) and not x.any() and lam.shape == (2, 3)
+    check("lyap dump (autonomous): h0.npy, zero x.npy, shapes", ok)
+    check("lyap dump (autonomous) == numpy QR iteration", np.abs(lam - ref).max() < 1e-9,
+          f"max diff {np.abs(lam - ref).max():.2e}")
+else:
+    check("lyap dump (autonomous)", False, r.stderr)
+
+d = os.path.join(tmp, "grad-floss")
+r = run("gradient", "--objective", "floss", "--hidden", "12", "--batch", "2", "--floss-k", "3",
+        "--floss-mode", "local", "--out", d)
+if r.returncode == 0:
+    cfg = config_of(d)
+    ok = (load(d, "Q0.npy").shape == (12, 3) and load(d, "lyap.npy").shape == (2, 3)
+          and cfg["objective"] == "floss" and cfg["floss_mode"] == "local"
+          and all(k in cfg for k in ("floss_k", "lyap_warmup", "alpha", "activation"))
+          and not load(d, "grad_W_out.npy").any())
+    lam = load(d, "lyap.npy")
+    ok = ok and abs(load(d, "loss.npy") - (lam ** 2).mean()) < 1e-12
+    check("gradient --objective floss: Q0, lyap, F = mean lambda^2, zero readout gradient", ok)
+else:
+    check("gradient --objective floss", False, r.stderr)
+
+# ---- train ----------------------------------------------------------------
+r = run("train", "--iters", "20", "--log-every", "5", "--hidden", "16", "--batch", "4")
+rows = r.stdout.strip().splitlines()
+check("train prints the CSV curve: header, rows at 0,5,..,20",
+      r.returncode == 0 and rows[0] == "iter,loss,accuracy"
+      and [int(l.split(",")[0]) for l in rows[1:]] == [0, 5, 10, 15, 20], r.stderr[-300:])
+check("train reports BLAS core and exponents on stderr",
+      "OpenBLAS core" in r.stderr and "lyapunov init" in r.stderr and "lyapunov trained" in r.stderr)
+r2 = run("train", "--iters=20", "--log_every=5", "--hidden", "16", "--batch", "4")
+check("train accepts --key=value and snake_case keys; same seed, same curve",
+      r2.returncode == 0 and r2.stdout == r.stdout)
+
+print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
+sys.exit(1 if failures else 0)
