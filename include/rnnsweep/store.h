@@ -1,0 +1,116 @@
+/* store.h — the results database: the only module that speaks SQL.
+ *
+ * One SQLite file holds every job of every sweep written into it: `jobs`
+ * (one row per distinct config, identified by its hash, one typed column per
+ * config key), `curves`, `lyapunov`, `weights`, `checkpoints`, `sweeps`,
+ * `sweep_jobs`, `runs`, and the views `summary` and `best_lr` (README).  The
+ * file is marked as ours by PRAGMA application_id and versioned by PRAGMA
+ * user_version; a file that is not SQLite, not ours, or of a newer schema is
+ * refused without a byte changed.  Only one process (rank 0) writes; readers
+ * may read while a sweep runs (WAL by default).  Each result is one
+ * transaction.
+ */
+#ifndef RNNSWEEP_STORE_H
+#define RNNSWEEP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "rnnsweep/config.h"
+#include "rnnsweep/rnn.h"
+#include "rnnsweep/train.h"
+
+typedef struct store store;
+
+enum store_rc { STORE_OK = 0, STORE_ERROR = 1, STORE_REFUSED = 2 };
+
+enum store_flags {
+    STORE_CREATE = 1,        /* create the file if it does not exist */
+    STORE_READONLY = 2,      /* status/export: never write */
+    STORE_JOURNAL_DELETE = 4,/* rollback journal instead of WAL (NFS/Lustre) */
+    STORE_LOCK = 8           /* hold the launch lock (PATH.lock, flock) for the store's life */
+};
+
+enum job_status { JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_DIVERGED, JOB_FAILED, JOB_TIMEOUT };
+
+#define STORE_ERRLEN 512
+
+/* "pending", "running", "done", "diverged", "failed", "timeout" for an enum
+ * job_status value (the jobs.status text); NULL if out of range. */
+const char *store_status_name(int status);
+
+/* Open (creating if asked) and check the database.  STORE_REFUSED (exit 2)
+ * for a file that is not an SQLite database, another application's database,
+ * a newer schema, a missing file without STORE_CREATE, or (with STORE_LOCK) a
+ * database held by another live launch; the message names the file.
+ * Nothing is written before all checks pass. */
+int store_open(store **out, const char *path, int flags, char err[STORE_ERRLEN]);
+void store_close(store *s);
+const char *store_errmsg(const store *s);
+
+/* Record a sweep file (sweeps row, by text hash) and its jobs: INSERT OR
+ * IGNORE by config hash, link them in sweep_jobs; one transaction.
+ * *sweep_id and *added (new jobs) are returned. */
+int store_add_sweep(store *s, const char *path, const char *text, uint64_t hash,
+                    const config *jobs, size_t n, long *sweep_id, size_t *added);
+
+typedef struct store_run_info {
+    long sweep_id;
+    const char *version, *git, *compiler, *mpi, *blas, *sqlite, *hosts, *slurm_job, *command;
+    int ranks;
+} store_run_info;
+
+/* Open a runs row (started now) / close it with the exit code. */
+int store_run_begin(store *s, const store_run_info *info, long *run_id);
+int store_run_end(store *s, long run_id, int exit_code, size_t jobs_done);
+
+/* Jobs left `running` by a dead launch: back to `pending`, or `failed` once
+ * attempts >= max_attempts.  Counts are returned. */
+int store_recover(store *s, int max_attempts, size_t *requeued, size_t *failed);
+
+/* Pending jobs of a sweep: ids and configs (malloc'ed arrays; caller frees). */
+int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n);
+
+/* Jobs of a sweep by status: counts[enum job_status] (6 entries). */
+int store_sweep_counts(store *s, long sweep_id, size_t counts[6]);
+
+/* Mark a job running (attempts + 1, host, rank, run, started_at). */
+int store_claim(store *s, long job_id, long run_id, const char *host, int rank);
+
+/* The job's saved checkpoint, if any: *buf malloc'ed (NULL, *n = 0 if none). */
+int store_checkpoint_get(store *s, long job_id, void **buf, size_t *n);
+
+typedef struct store_result {
+    long job_id;
+    int status;                    /* enum job_status: DONE, DIVERGED, TIMEOUT, FAILED, or
+                                      PENDING with a checkpoint (interrupted) */
+    const char *host;
+    int rank;
+    double wall_seconds;           /* compute time of this attempt */
+    double final_loss, final_accuracy; /* NaN = unknown (stored NULL) */
+    const char *error;             /* NULL or a message */
+    const train_curve_row *curve;  /* all rows so far (replaces stored rows) */
+    size_t ncurve;
+    const train_lyap_row *lyap;    /* all rows so far (replaces stored rows) */
+    size_t nlyap;
+    const rnn_params *weights;     /* final weights, or NULL */
+    const void *checkpoint;        /* with status PENDING: saved for the next launch */
+    size_t checkpoint_size;
+} store_result;
+
+/* Write one result in one transaction: the job row, its curve and exponent
+ * rows (replacing any earlier rows of the job), final weights, and the
+ * checkpoint (stored with PENDING, deleted otherwise).  An interrupted job
+ * (PENDING) gets its attempt back (attempts - 1). */
+int store_result_put(store *s, const store_result *r);
+
+/* Counts by status and per swept axis (keys with more than one value), plus
+ * running jobs with host/rank and their age; for `rnnsweep status`. */
+int store_status_print(store *s, FILE *f);
+
+/* Job config by id; and the stored final weights into p (allocated by the
+ * caller with the config's sizes).  STORE_REFUSED if no such job/weights. */
+int store_job_config(store *s, long job_id, config *c, int *status);
+int store_weights_get(store *s, long job_id, rnn_params *p);
+
+#endif

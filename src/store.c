@@ -1,0 +1,1619 @@
+/* store.c — the results database (SQLite): schema, checks, inserts, claims, resume.
+ *
+ * The only code that speaks SQL.  Workload: one writer (rank 0 of a launch)
+ * doing one small transaction per job result — a job row update, ~10^2 curve
+ * rows, a few exponent rows, five weight BLOBs — on a hot path whose
+ * statements are prepared once and cached in the store; and any number of
+ * readers (`rnnsweep status`, sqlite3, pandas) reading while it writes, which
+ * WAL allows.  With synchronous=NORMAL in WAL a commit does not fsync (a power
+ * cut may lose the last results, never corrupt the file; the jobs rerun).
+ * On NFS/Lustre use STORE_JOURNAL_DELETE (rollback journal, synchronous=FULL).
+ *
+ * Schema version 1 (PRAGMA application_id = 0x524E5357 'RNSW',
+ * PRAGMA user_version = 1):
+ *
+ *   sweeps(id INTEGER PRIMARY KEY, path TEXT, text TEXT NOT NULL,
+ *          hash TEXT NOT NULL UNIQUE,           -- FNV-1a 64 of text, 16 hex digits
+ *          added_at TEXT NOT NULL)              -- ISO-8601 UTC, 2024-05-01T12:00:00Z
+ *   runs(id INTEGER PRIMARY KEY, sweep_id INTEGER REFERENCES sweeps(id),
+ *        started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER, jobs_done INTEGER,
+ *        version TEXT, git TEXT, compiler TEXT, mpi TEXT, blas TEXT, sqlite TEXT,
+ *        hosts TEXT, ranks INTEGER, slurm_job TEXT, command TEXT)
+ *   jobs(id INTEGER PRIMARY KEY,
+ *        config_hash TEXT NOT NULL UNIQUE,      -- config_hash(), 16 hex digits
+ *        config TEXT NOT NULL,                  -- config_canonical(): key=value lines
+ *        <one column per config key, named as the key and generated from
+ *         config_keys(): enum keys TEXT (the name), integer keys INTEGER,
+ *         real keys REAL; all NOT NULL>,
+ *        status TEXT NOT NULL DEFAULT 'pending'
+ *               CHECK (status IN ('pending','running','done','diverged','failed','timeout')),
+ *        attempts INTEGER NOT NULL DEFAULT 0,   -- launches that claimed it (an
+ *                                                  interrupted, checkpointed attempt is given back)
+ *        host TEXT, rank INTEGER,               -- where the last attempt ran
+ *        run_id INTEGER REFERENCES runs(id),
+ *        started_at TEXT, finished_at TEXT,     -- ISO-8601 UTC
+ *        wall_seconds REAL,                     -- compute time summed over attempts
+ *        final_loss REAL, final_accuracy REAL,  -- NULL when unknown or not finite
+ *        iters_done INTEGER,                    -- iteration of the last curve row
+ *        error TEXT)
+ *   sweep_jobs(sweep_id REFERENCES sweeps(id), job_id REFERENCES jobs(id),
+ *              PRIMARY KEY (sweep_id, job_id)) WITHOUT ROWID
+ *   curves(job_id REFERENCES jobs(id), iter INTEGER, loss REAL, accuracy REAL,
+ *          PRIMARY KEY (job_id, iter)) WITHOUT ROWID
+ *   lyapunov(job_id REFERENCES jobs(id),
+ *            phase TEXT CHECK (phase IN ('init','floss','train','trained')),
+ *            iter INTEGER, idx INTEGER,
+ *            value REAL, sd REAL,                -- mean and sd over the batch, nats/step
+ *            PRIMARY KEY (job_id, phase, iter, idx)) WITHOUT ROWID
+ *   weights(job_id REFERENCES jobs(id), phase TEXT,   -- 'final'
+ *           name TEXT,                          -- W_in, W_rec, b, W_out, b_out
+ *           rows INTEGER, cols INTEGER,
+ *           data BLOB,                          -- rows*cols float64, little-endian, row-major
+ *           PRIMARY KEY (job_id, phase, name))
+ *   checkpoints(job_id INTEGER PRIMARY KEY REFERENCES jobs(id), iter INTEGER,
+ *               saved_at TEXT NOT NULL, data BLOB NOT NULL)   -- train_checkpoint_save image
+ *   index jobs_status ON jobs(status)
+ *
+ * Views (plain SQL, readable by the sqlite3 CLI and pandas without this code;
+ * G = task, rule, gain, lr, floss_iters, then every other config key except
+ * seed, in key-table order — generated, and regenerated when the key table
+ * changes):
+ *   summary: per G — n_jobs (all), n_seeds (finished: done or diverged),
+ *            n_done, n_diverged, and over the done jobs mean_final_loss,
+ *            sd_final_loss (sample sd, two-pass via a window mean),
+ *            var_final_loss (its square, for SQLite builds without sqrt()),
+ *            mean_final_accuracy.
+ *   best_lr: per G without lr, the summary row of the lr with the fewest
+ *            diverged seeds, then the lowest mean final loss (lr breaks ties),
+ *            among lrs with at least one finished seed; n_lrs = lrs compared.
+ * sd_final_loss uses sqrt(), which Debian's SQLite (3.40, math functions on)
+ * has; if the library creating the views lacks it, summary is created with
+ * var_final_loss only and sd_final_loss NULL.
+ *
+ * Opening: the file's header is read first (not SQLite -> refused), then it
+ * is opened read-only to check application_id, user_version and that a file
+ * without our id has no tables (then it is ours to initialise).  Only then
+ * the launch lock (PATH.lock, flock, left in place) and the read-write open.
+ * New key-table keys get a column (ALTER TABLE ADD COLUMN with the key's
+ * default) on a read-write open.
+ */
+#include "rnnsweep/store.h"
+
+#include <sqlite3.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STORE_APP_ID 0x524E5357
+#define STORE_SCHEMA 1
+#define BUSY_MS 10000
+#define MAXKEYS 64
+
+static const char *const status_names[] = {"pending", "running", "done", "diverged", "failed",
+                                           "timeout"};
+static const char *const phase_names[] = {"init", "floss", "train", "trained"};
+static const char *const fixed_cols[] = {"id", "config_hash", "config", "status", "attempts",
+                                         "host", "rank", "run_id", "started_at", "finished_at",
+                                         "wall_seconds", "final_loss", "final_accuracy",
+                                         "iters_done", "error", NULL};
+/* Leading grouping columns of the views; the other keys follow in table order. */
+static const char *const lead_keys[] = {"task", "rule", "gain", "lr", "floss_iters", NULL};
+
+/* Cached statements of the hot paths, prepared on first use. */
+enum {
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+    ST_JOB_INSERT, ST_JOB_LOOKUP, ST_LINK,
+    ST_CLAIM, ST_RESULT, ST_CURVE_DEL, ST_CURVE_INS, ST_LYAP_DEL, ST_LYAP_INS,
+    ST_WEIGHT_INS, ST_CKPT_PUT, ST_CKPT_DEL, ST_CKPT_GET,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_JOB_INSERT] = NULL, /* generated from the key table */
+    [ST_JOB_LOOKUP] = "SELECT id, config FROM jobs WHERE config_hash = ?1",
+    [ST_LINK] = "INSERT INTO sweep_jobs(sweep_id, job_id) VALUES (?1, ?2)"
+                " ON CONFLICT(sweep_id, job_id) DO NOTHING",
+    [ST_CLAIM] = "UPDATE jobs SET status = 'running', attempts = attempts + 1, host = ?2,"
+                 " rank = ?3,"
+                 " run_id = ?4, started_at = ?5, finished_at = NULL, error = NULL"
+                 " WHERE id = ?1 AND status = 'pending'",
+    [ST_RESULT] = "UPDATE jobs SET status = ?2, host = ?3, rank = ?4, finished_at = ?5,"
+                  " wall_seconds = COALESCE(wall_seconds, 0) + ?6, final_loss = ?7,"
+                  " final_accuracy = ?8, iters_done = ?9, error = ?10,"
+                  " attempts = MAX(attempts - ?11, 0) WHERE id = ?1",
+    [ST_CURVE_DEL] = "DELETE FROM curves WHERE job_id = ?1",
+    [ST_CURVE_INS] = "INSERT INTO curves(job_id, iter, loss, accuracy) VALUES (?1, ?2, ?3, ?4)"
+                     " ON CONFLICT(job_id, iter)"
+                     " DO UPDATE SET loss = excluded.loss, accuracy = excluded.accuracy",
+    [ST_LYAP_DEL] = "DELETE FROM lyapunov WHERE job_id = ?1",
+    [ST_LYAP_INS] = "INSERT INTO lyapunov(job_id, phase, iter, idx, value, sd)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    " ON CONFLICT(job_id, phase, iter, idx)"
+                    " DO UPDATE SET value = excluded.value, sd = excluded.sd",
+    [ST_WEIGHT_INS] = "INSERT OR REPLACE INTO weights(job_id, phase, name, rows, cols, data)"
+                      " VALUES (?1, 'final', ?2, ?3, ?4, ?5)",
+    [ST_CKPT_PUT] = "INSERT OR REPLACE INTO checkpoints(job_id, iter, saved_at, data)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    [ST_CKPT_DEL] = "DELETE FROM checkpoints WHERE job_id = ?1",
+    [ST_CKPT_GET] = "SELECT data FROM checkpoints WHERE job_id = ?1",
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    int flags;
+    int lockfd;                 /* -1 = no launch lock */
+    size_t nkeys;
+    const config_key *keys;
+    unsigned char has_col[MAXKEYS]; /* key k has its jobs column */
+    sqlite3_stmt *st[ST_COUNT];
+    char err[STORE_ERRLEN];
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Set s->err to "PATH: <fmt>"; returns rc. */
+static int fail(store *s, int rc, const char *fmt, ...)
+{
+    char msg[STORE_ERRLEN - 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(s->err, sizeof s->err, "%.250s: %s", s->path, msg);
+    return rc;
+}
+
+/* STORE_ERROR with "PATH: what: <sqlite message>". */
+static int sqlfail(store *s, const char *what)
+{
+    return fail(s, STORE_ERROR, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static void iso_now(char buf[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int host_le(void)
+{
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
+static void hash_hex(uint64_t h, char buf[17])
+{
+    snprintf(buf, 17, "%016" PRIx64, h);
+}
+
+/* Growable string for generated SQL. */
+typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        size_t room = b->cap - b->n;
+        va_start(ap, fmt);
+        int w = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? room : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->p && (size_t)w < room) {
+            b->n += (size_t)w;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + (size_t)w + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+/* The cached statement id, reset and unbound; NULL with s->err on failure. */
+static sqlite3_stmt *stmt(store *s, int id)
+{
+    sqlite3_stmt *st = s->st[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    char *gen = NULL;
+    const char *sql = stmt_sql[id];
+    if (id == ST_JOB_INSERT) {
+        sbuf b = {0}, v = {0};
+        sb_printf(&b, "INSERT INTO jobs(config_hash, config");
+        for (size_t k = 0; k < s->nkeys; k++)
+            if (s->has_col[k]) {
+                sb_printf(&b, ", \"%s\"", s->keys[k].name);
+                sb_printf(&v, ", ?%zu", k + 3);
+            }
+        sb_printf(&b, ") VALUES (?1, ?2%s) ON CONFLICT(config_hash) DO NOTHING", v.p ? v.p : "");
+        free(v.p);
+        if (b.oom || v.oom) {
+            free(b.p);
+            fail(s, STORE_ERROR, "out of memory");
+            return NULL;
+        }
+        sql = gen = b.p;
+    }
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL);
+    free(gen);
+    if (rc != SQLITE_OK) {
+        sqlfail(s, "prepare");
+        s->st[id] = NULL;
+        return NULL;
+    }
+    return s->st[id];
+}
+
+/* Step a statement that returns no rows; 0 or STORE_ERROR. */
+static int step_done(store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        int r = sqlfail(s, what);
+        sqlite3_reset(st);
+        return r;
+    }
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
+static int exec(store *s, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fail(s, STORE_ERROR, "%s: %s", what, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+static int begin(store *s)
+{
+    sqlite3_stmt *st = stmt(s, ST_BEGIN);
+    return st ? step_done(s, st, "begin transaction") : STORE_ERROR;
+}
+
+static int commit(store *s)
+{
+    sqlite3_stmt *st = stmt(s, ST_COMMIT);
+    return st ? step_done(s, st, "commit") : STORE_ERROR;
+}
+
+/* Roll back if a transaction is open; keeps s->err. */
+static void rollback(store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) {
+        sqlite3_stmt *st = stmt(s, ST_ROLLBACK);
+        if (st) {
+            sqlite3_step(st);
+            sqlite3_reset(st);
+        }
+    }
+}
+
+/* One integer from a query without parameters; 0 or STORE_ERROR. */
+static int query_int(store *s, const char *sql, sqlite3_int64 *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        int r = sqlfail(s, sql);
+        sqlite3_finalize(st);
+        return r;
+    }
+    *v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return STORE_OK;
+}
+
+const char *store_status_name(int status)
+{
+    return status >= 0 && status <= JOB_TIMEOUT ? status_names[status] : NULL;
+}
+
+static int status_parse(const char *name)
+{
+    for (int i = 0; i <= JOB_TIMEOUT; i++)
+        if (name && strcmp(name, status_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Parse canonical `key=value` lines into c (defaults for absent keys). */
+static int parse_canonical(store *s, long job_id, const char *text, config *c)
+{
+    config_default(c);
+    char line[256], err[CONFIG_ERRLEN];
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        size_t n = nl ? (size_t)(nl - text) : strlen(text);
+        if (n >= sizeof line)
+            return fail(s, STORE_ERROR, "job %ld: stored config line too long", job_id);
+        memcpy(line, text, n);
+        line[n] = 0;
+        text = nl ? nl + 1 : NULL;
+        if (!*line)
+            continue;
+        char *eq = strchr(line, '=');
+        if (!eq)
+            return fail(s, STORE_ERROR, "job %ld: stored config line '%s' is not key=value",
+                        job_id, line);
+        *eq = 0;
+        int k = config_key_find(line);
+        if (k < 0)
+            return fail(s, STORE_ERROR,
+                        "job %ld: stored config has key '%s' this rnnsweep does not know", job_id,
+                        line);
+        if (config_set(c, k, eq + 1, err) != 0)
+            return fail(s, STORE_ERROR, "job %ld: stored config key '%s': %s", job_id, line, err);
+    }
+    return STORE_OK;
+}
+
+/* ---------------------------------------------------------------- schema */
+
+static const char *col_type(int kind)
+{
+    return kind == CK_ENUM ? "TEXT" : kind == CK_INT ? "INTEGER" : "REAL";
+}
+
+static int is_lead(const char *name)
+{
+    for (int i = 0; lead_keys[i]; i++)
+        if (strcmp(lead_keys[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* G (see top), comma-separated and quoted: the lead keys in their order,
+ * then the other keys in table order; never seed; lr unless without_lr. */
+static void view_keys(const store *s, sbuf *b, int without_lr)
+{
+    int first = 1;
+    for (int i = 0; lead_keys[i]; i++) {
+        int k = config_key_find(lead_keys[i]);
+        if (k < 0 || !s->has_col[k] || (without_lr && !strcmp(lead_keys[i], "lr")))
+            continue;
+        sb_printf(b, "%s\"%s\"", first ? "" : ", ", lead_keys[i]);
+        first = 0;
+    }
+    for (size_t k = 0; k < s->nkeys; k++) {
+        const char *name = s->keys[k].name;
+        if (!s->has_col[k] || is_lead(name) || strcmp(name, "seed") == 0)
+            continue;
+        sb_printf(b, "%s\"%s\"", first ? "" : ", ", name);
+        first = 0;
+    }
+}
+
+/* CREATE VIEW statements for summary and best_lr. */
+static int view_sql(store *s, int has_sqrt, char **summary, char **best)
+{
+    sbuf g = {0}, h = {0}, a = {0}, b = {0};
+    view_keys(s, &g, 0);
+    view_keys(s, &h, 1);
+    const char *done_loss = "CASE WHEN status = 'done' THEN final_loss END";
+    char var[512];
+    snprintf(var, sizeof var,
+             "SUM(CASE WHEN status = 'done' THEN (final_loss - m) * (final_loss - m) END)"
+             " / NULLIF(COUNT(%s) - 1, 0)", done_loss);
+    sb_printf(&a,
+              "CREATE VIEW summary AS\n"
+              "WITH f AS (SELECT %s, status, final_loss, final_accuracy,\n"
+              "  AVG(%s) OVER (PARTITION BY %s) AS m FROM jobs)\n"
+              "SELECT %s,\n"
+              "  COUNT(*) AS n_jobs,\n"
+              "  SUM(status IN ('done', 'diverged')) AS n_seeds,\n"
+              "  SUM(status = 'done') AS n_done,\n"
+              "  SUM(status = 'diverged') AS n_diverged,\n"
+              "  AVG(%s) AS mean_final_loss,\n"
+              "  %s%s%s AS sd_final_loss,\n"
+              "  %s AS var_final_loss,\n"
+              "  AVG(CASE WHEN status = 'done' THEN final_accuracy END) AS mean_final_accuracy\n"
+              "FROM f GROUP BY %s ORDER BY %s",
+              g.p, done_loss, g.p, g.p, done_loss, has_sqrt ? "sqrt(" : "",
+              has_sqrt ? var : "NULL", has_sqrt ? ")" : "", var, g.p, g.p);
+    sb_printf(&b,
+              "CREATE VIEW best_lr AS\n"
+              "SELECT %s, lr, n_lrs, n_jobs, n_seeds, n_done, n_diverged, mean_final_loss,\n"
+              "  sd_final_loss, var_final_loss, mean_final_accuracy\n"
+              "FROM (SELECT *,\n"
+              "    ROW_NUMBER() OVER (PARTITION BY %s ORDER BY n_diverged,"
+              " mean_final_loss IS NULL, mean_final_loss, lr) AS pick,\n"
+              "    COUNT(*) OVER (PARTITION BY %s) AS n_lrs\n"
+              "  FROM summary WHERE n_seeds > 0)\n"
+              "WHERE pick = 1 ORDER BY %s",
+              h.p, h.p, h.p, h.p);
+    int oom = g.oom || h.oom || a.oom || b.oom || !g.p || !h.p;
+    free(g.p);
+    free(h.p);
+    if (oom) {
+        free(a.p);
+        free(b.p);
+        return fail(s, STORE_ERROR, "out of memory");
+    }
+    *summary = a.p;
+    *best = b.p;
+    return STORE_OK;
+}
+
+/* Which key columns jobs has (PRAGMA table_info). */
+static int scan_columns(store *s)
+{
+    sqlite3_stmt *st = NULL;
+    memset(s->has_col, 0, sizeof s->has_col);
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info('jobs')", -1, &st, NULL))
+        return sqlfail(s, "read the jobs columns");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        for (size_t k = 0; k < s->nkeys && name; k++)
+            if (strcmp(s->keys[k].name, name) == 0)
+                s->has_col[k] = 1;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : sqlfail(s, "read the jobs columns");
+}
+
+static int create_tables(store *s)
+{
+    sbuf b = {0};
+    sb_printf(&b,
+              "CREATE TABLE sweeps (id INTEGER PRIMARY KEY, path TEXT, text TEXT NOT NULL,\n"
+              "  hash TEXT NOT NULL UNIQUE, added_at TEXT NOT NULL);\n"
+              "CREATE TABLE runs (id INTEGER PRIMARY KEY, sweep_id INTEGER REFERENCES sweeps(id),\n"
+              "  started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER, jobs_done INTEGER,\n"
+              "  version TEXT, git TEXT, compiler TEXT, mpi TEXT, blas TEXT, sqlite TEXT,\n"
+              "  hosts TEXT, ranks INTEGER, slurm_job TEXT, command TEXT);\n"
+              "CREATE TABLE jobs (id INTEGER PRIMARY KEY,\n"
+              "  config_hash TEXT NOT NULL UNIQUE, config TEXT NOT NULL,\n");
+    for (size_t k = 0; k < s->nkeys; k++)
+        sb_printf(&b, "  \"%s\" %s NOT NULL,\n", s->keys[k].name, col_type(s->keys[k].kind));
+    sb_printf(&b,
+              "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN"
+              " ('pending', 'running', 'done', 'diverged', 'failed', 'timeout')),\n"
+              "  attempts INTEGER NOT NULL DEFAULT 0, host TEXT, rank INTEGER,\n"
+              "  run_id INTEGER REFERENCES runs(id), started_at TEXT, finished_at TEXT,\n"
+              "  wall_seconds REAL, final_loss REAL, final_accuracy REAL, iters_done INTEGER,\n"
+              "  error TEXT);\n"
+              "CREATE INDEX jobs_status ON jobs(status);\n"
+              "CREATE TABLE sweep_jobs (sweep_id INTEGER NOT NULL REFERENCES sweeps(id),\n"
+              "  job_id INTEGER NOT NULL REFERENCES jobs(id), PRIMARY KEY (sweep_id, job_id))"
+              " WITHOUT ROWID;\n"
+              "CREATE TABLE curves (job_id INTEGER NOT NULL REFERENCES jobs(id),\n"
+              "  iter INTEGER NOT NULL, loss REAL, accuracy REAL, PRIMARY KEY (job_id, iter))"
+              " WITHOUT ROWID;\n"
+              "CREATE TABLE lyapunov (job_id INTEGER NOT NULL REFERENCES jobs(id),\n"
+              "  phase TEXT NOT NULL CHECK (phase IN ('init', 'floss', 'train', 'trained')),\n"
+              "  iter INTEGER NOT NULL, idx INTEGER NOT NULL, value REAL, sd REAL,\n"
+              "  PRIMARY KEY (job_id, phase, iter, idx)) WITHOUT ROWID;\n"
+              "CREATE TABLE weights (job_id INTEGER NOT NULL REFERENCES jobs(id),\n"
+              "  phase TEXT NOT NULL, name TEXT NOT NULL, rows INTEGER NOT NULL,\n"
+              "  cols INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (job_id, phase, name));\n"
+              "CREATE TABLE checkpoints (job_id INTEGER PRIMARY KEY REFERENCES jobs(id),\n"
+              "  iter INTEGER, saved_at TEXT NOT NULL, data BLOB NOT NULL);\n"
+              "PRAGMA application_id = %d;\n"
+              "PRAGMA user_version = %d;\n",
+              STORE_APP_ID, STORE_SCHEMA);
+    int rc = b.oom ? fail(s, STORE_ERROR, "out of memory") : exec(s, b.p, "create the schema");
+    free(b.p);
+    return rc;
+}
+
+/* Columns for keys added to the key table since the file was made, and
+ * views matching the current key table (replaced only when they differ). */
+static int update_schema(store *s)
+{
+    int rc = scan_columns(s);
+    for (size_t k = 0; k < s->nkeys && rc == STORE_OK; k++) {
+        if (s->has_col[k])
+            continue;
+        char sql[512];
+        const config_key *key = &s->keys[k];
+        snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN \"%s\" %s NOT NULL DEFAULT %s%s%s",
+                 key->name, col_type(key->kind), key->kind == CK_ENUM ? "'" : "", key->deflt,
+                 key->kind == CK_ENUM ? "'" : "");
+        rc = exec(s, sql, "add a column for a new config key");
+        s->has_col[k] = rc == STORE_OK;
+    }
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_int64 v;
+    int has_sqrt = query_int(s, "SELECT sqrt(4)", &v) == STORE_OK;
+    char *summary = NULL, *best = NULL;
+    if ((rc = view_sql(s, has_sqrt, &summary, &best)) != STORE_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    int same = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT sql FROM sqlite_master WHERE name = 'summary') = ?1"
+                           " AND (SELECT sql FROM sqlite_master WHERE name = 'best_lr') = ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sqlfail(s, "read the views");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, summary, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, best, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        same = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (!same) {
+        rc = exec(s, "DROP VIEW IF EXISTS best_lr; DROP VIEW IF EXISTS summary", "drop the views");
+        if (rc == STORE_OK)
+            rc = exec(s, summary, "create view summary");
+        if (rc == STORE_OK)
+            rc = exec(s, best, "create view best_lr");
+    }
+done:
+    free(summary);
+    free(best);
+    return rc;
+}
+
+/* In one write transaction: check the file is still ours (or empty), create
+ * the schema if new, add columns and views for the current key table. */
+static int init_schema(store *s)
+{
+    sqlite3_int64 app, ver, ntab;
+    int rc = begin(s);
+    if (rc == STORE_OK)
+        rc = query_int(s, "PRAGMA application_id", &app);
+    if (rc == STORE_OK)
+        rc = query_int(s, "PRAGMA user_version", &ver);
+    if (rc == STORE_OK)
+        rc = query_int(s, "SELECT count(*) FROM sqlite_master", &ntab);
+    if (rc == STORE_OK) {
+        if (app == 0 && ntab == 0 && ver == 0)
+            rc = create_tables(s);
+        else if (app != STORE_APP_ID)
+            rc = fail(s, STORE_REFUSED, "not an rnnsweep database (application_id 0x%08x)",
+                      (unsigned)app);
+        else if (ver > STORE_SCHEMA)
+            rc = fail(s, STORE_REFUSED, "written by a newer rnnsweep (schema %d > %d)", (int)ver,
+                      STORE_SCHEMA);
+        /* ver < STORE_SCHEMA: migrations go here when there is a schema 2. */
+    }
+    if (rc == STORE_OK)
+        rc = update_schema(s);
+    if (rc == STORE_OK)
+        rc = commit(s);
+    if (rc != STORE_OK)
+        rollback(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Read-only checks of an existing file; *fresh = 1 if it is an empty
+ * database that is ours to initialise.  Writes nothing. */
+static int check_existing(store *s, int *fresh)
+{
+    *fresh = 0;
+    unsigned char hdr[100];
+    FILE *f = fopen(s->path, "rb");
+    if (!f)
+        return fail(s, STORE_REFUSED, "cannot open: %s", strerror(errno));
+    size_t n = fread(hdr, 1, sizeof hdr, f);
+    fclose(f);
+    if (n == 0) {
+        *fresh = 1;
+        return STORE_OK;
+    }
+    if (n < sizeof hdr || memcmp(hdr, "SQLite format 3", 16) != 0)
+        return fail(s, STORE_REFUSED, "not an SQLite database");
+    /* Header fields (big-endian): user_version at 60, application_id at 68. */
+    uint32_t hver = be32(hdr + 60), happ = be32(hdr + 68);
+
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_int64 app = 0, ver = 0, ntab = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, BUSY_MS);
+        sqlite3 *keep = s->db;
+        s->db = db;
+        rc = query_int(s, "PRAGMA application_id", &app);
+        if (rc == STORE_OK)
+            rc = query_int(s, "PRAGMA user_version", &ver);
+        if (rc == STORE_OK)
+            rc = query_int(s, "SELECT count(*) FROM sqlite_master", &ntab);
+        int ext = sqlite3_extended_errcode(db);
+        s->db = keep;
+        if (rc != STORE_OK) {
+            /* A hot journal or WAL needs a writer to recover: trust the header
+             * (our id and version never change after creation). */
+            if ((ext == SQLITE_READONLY_ROLLBACK || ext == SQLITE_READONLY_RECOVERY ||
+                 (ext & 0xff) == SQLITE_CANTOPEN) && happ == STORE_APP_ID && hver <= STORE_SCHEMA) {
+                rc = STORE_OK;
+                app = happ;
+                ver = hver;
+                ntab = 1;
+            } else if ((ext & 0xff) == SQLITE_NOTADB || (ext & 0xff) == SQLITE_CORRUPT) {
+                char msg[256];
+                snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
+                rc = fail(s, STORE_REFUSED, "not an SQLite database (%s)", msg);
+            } else {
+                char msg[256];
+                snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
+                rc = fail(s, STORE_REFUSED, "cannot read it: %s", msg);
+            }
+        }
+    } else {
+        rc = fail(s, STORE_REFUSED, "cannot open: %s", db ? sqlite3_errmsg(db) : "out of memory");
+    }
+    sqlite3_close(db);
+    if (rc != STORE_OK)
+        return rc;
+    if (app == STORE_APP_ID) {
+        if (ver > STORE_SCHEMA)
+            return fail(s, STORE_REFUSED, "written by a newer rnnsweep (schema %d > %d)", (int)ver,
+                        STORE_SCHEMA);
+        *fresh = ver == 0 && ntab == 0;
+        return STORE_OK;
+    }
+    if (app == 0 && ver == 0 && ntab == 0) {
+        *fresh = 1;
+        return STORE_OK;
+    }
+    return fail(s, STORE_REFUSED, "not an rnnsweep database (application_id 0x%08x, %lld tables)",
+                (unsigned)app, (long long)ntab);
+}
+
+/* The launch lock: flock on PATH.lock, held until store_close. */
+static int take_lock(store *s)
+{
+    char lp[4096 + 8];
+    snprintf(lp, sizeof lp, "%s.lock", s->path);
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fail(s, STORE_REFUSED, "cannot create the lock file %s: %s", lp, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char who[128] = "";
+        ssize_t n = pread(fd, who, sizeof who - 1, 0);
+        who[n > 0 ? n : 0] = 0;
+        who[strcspn(who, "\n")] = 0;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            snprintf(s->err, sizeof s->err,
+                     "%.190s is in use by another running sweep (lock %.190s held%s%.60s)", s->path,
+                     lp, *who ? " by " : "", who);
+        else
+            fail(s, STORE_REFUSED, "cannot lock %s: %s", lp, strerror(e));
+        return STORE_REFUSED;
+    }
+    char host[64] = "?", who[160];
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    int n = snprintf(who, sizeof who, "pid %ld on %s\n", (long)getpid(), host);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)n, 0) != n) {
+        /* The note is for people; the lock itself is held. */
+    }
+    s->lockfd = fd;
+    return STORE_OK;
+}
+
+/* Is the directory of path usable for creating files (db, journal, lock)? */
+static int check_dir(store *s, int exists)
+{
+    char *copy = strdup(s->path);
+    if (!copy)
+        return fail(s, STORE_ERROR, "out of memory");
+    const char *dir = dirname(copy);
+    struct stat st;
+    int rc = STORE_OK;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        rc = fail(s, STORE_REFUSED, "directory %s does not exist", dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        rc = fail(s, STORE_REFUSED, "%s directory %s is not writable",
+                  exists ? "cannot write: the" : "cannot create: the", dir);
+    free(copy);
+    return rc;
+}
+
+int store_open(store **out, const char *path, int flags, char err[STORE_ERRLEN])
+{
+    *out = NULL;
+    store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        snprintf(err, STORE_ERRLEN, "%s: out of memory", path);
+        return STORE_ERROR;
+    }
+    s->flags = flags;
+    s->lockfd = -1;
+    s->keys = config_keys(&s->nkeys);
+    int ro = flags & STORE_READONLY, rc = STORE_OK, fresh = 0, created = 0;
+    if (s->nkeys > MAXKEYS) {
+        rc = fail(s, STORE_ERROR, "too many config keys (%zu)", s->nkeys);
+        goto out;
+    }
+    for (size_t k = 0; k < s->nkeys; k++)
+        for (int i = 0; fixed_cols[i]; i++)
+            if (strcmp(s->keys[k].name, fixed_cols[i]) == 0) {
+                rc = fail(s, STORE_ERROR, "config key '%s' clashes with a jobs column",
+                          fixed_cols[i]);
+                goto out;
+            }
+
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT)
+            rc = fail(s, STORE_REFUSED, "%s", strerror(errno));
+        else if (ro || !(flags & STORE_CREATE))
+            rc = fail(s, STORE_REFUSED, "no such database");
+        else
+            rc = check_dir(s, 0);
+        created = rc == STORE_OK;
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = fail(s, STORE_REFUSED, "not a regular file");
+    } else {
+        rc = check_existing(s, &fresh);
+        if (rc == STORE_OK && ro && fresh)
+            rc = fail(s, STORE_REFUSED, "empty database (no rnnsweep schema yet)");
+        if (rc == STORE_OK && !ro && access(path, W_OK) != 0)
+            rc = fail(s, STORE_REFUSED, "not writable: %s", strerror(errno));
+        if (rc == STORE_OK && !ro)
+            rc = check_dir(s, 1);
+    }
+    if (rc == STORE_OK && (flags & STORE_LOCK))
+        rc = take_lock(s);
+    if (rc != STORE_OK)
+        goto out;
+
+    int oflags = ro ? SQLITE_OPEN_READONLY
+                    : SQLITE_OPEN_READWRITE | (created ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
+        rc = s->db ? sqlfail(s, "open") : fail(s, STORE_ERROR, "out of memory");
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_MS);
+    if (ro) {
+        rc = scan_columns(s);
+        goto out;
+    }
+    if (flags & STORE_JOURNAL_DELETE)
+        rc = exec(s, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL", "set the journal");
+    else
+        rc = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", "set the journal");
+    if (rc == STORE_OK)
+        rc = exec(s, "PRAGMA foreign_keys = ON", "enable foreign keys");
+    if (rc == STORE_OK)
+        rc = init_schema(s);
+out:
+    if (rc != STORE_OK) {
+        /* A new file whose schema failed stays empty of tables: the next
+         * open initialises it. */
+        snprintf(err, STORE_ERRLEN, "%s", s->err);
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return STORE_OK;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    if (s->lockfd >= 0)
+        close(s->lockfd); /* releases the flock; the file stays */
+    free(s->path);
+    free(s);
+}
+
+const char *store_errmsg(const store *s)
+{
+    return s ? s->err : "no store";
+}
+
+/* ---------------------------------------------------------------- sweeps and jobs */
+
+/* Bind key k of c to parameter i of st (typed column). */
+static int bind_key(sqlite3_stmt *st, int i, const config_key *key, const config *c)
+{
+    const char *field = (const char *)c + key->offset;
+    switch (key->kind) {
+    case CK_ENUM: return sqlite3_bind_text(st, i, key->choices[*(const int *)field], -1, SQLITE_STATIC);
+    case CK_INT: return sqlite3_bind_int64(st, i, *(const long *)field);
+    default: return sqlite3_bind_double(st, i, *(const double *)field);
+    }
+}
+
+/* Insert (or find) the job of config c; its id in *id, *added += 1 if new. */
+static int add_job(store *s, const config *c, long sweep_id, size_t *added)
+{
+    char text[4096], hex[17];
+    size_t len = config_canonical(c, text, sizeof text);
+    if (len >= sizeof text)
+        return fail(s, STORE_ERROR, "canonical config longer than %zu bytes", sizeof text);
+    hash_hex(config_hash(c), hex);
+    sqlite3_stmt *ins = stmt(s, ST_JOB_INSERT);
+    if (!ins)
+        return STORE_ERROR;
+    int brc = sqlite3_bind_text(ins, 1, hex, -1, SQLITE_STATIC);
+    brc |= sqlite3_bind_text(ins, 2, text, (int)len, SQLITE_STATIC);
+    for (size_t k = 0; k < s->nkeys; k++)
+        if (s->has_col[k])
+            brc |= bind_key(ins, (int)k + 3, &s->keys[k], c);
+    if (brc != SQLITE_OK)
+        return sqlfail(s, "bind a job");
+    int rc = step_done(s, ins, "insert a job");
+    if (rc != STORE_OK)
+        return rc;
+    long id;
+    if (sqlite3_changes(s->db) == 1) {
+        ++*added;
+        id = (long)sqlite3_last_insert_rowid(s->db);
+    } else {
+        sqlite3_stmt *q = stmt(s, ST_JOB_LOOKUP);
+        if (!q)
+            return STORE_ERROR;
+        sqlite3_bind_text(q, 1, hex, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) != SQLITE_ROW) {
+            rc = sqlfail(s, "look up a job");
+            sqlite3_reset(q);
+            return rc;
+        }
+        id = (long)sqlite3_column_int64(q, 0);
+        const char *stored = (const char *)sqlite3_column_text(q, 1);
+        int same = stored && strcmp(stored, text) == 0;
+        sqlite3_reset(q);
+        if (!same)
+            return fail(s, STORE_ERROR, "config hash %s of job %ld stands for another config", hex, id);
+    }
+    sqlite3_stmt *link = stmt(s, ST_LINK);
+    if (!link)
+        return STORE_ERROR;
+    sqlite3_bind_int64(link, 1, sweep_id);
+    sqlite3_bind_int64(link, 2, id);
+    return step_done(s, link, "link a job to its sweep");
+}
+
+int store_add_sweep(store *s, const char *path, const char *text, uint64_t hash,
+                    const config *jobs, size_t n, long *sweep_id, size_t *added)
+{
+    char hex[17], now[32];
+    sqlite3_stmt *st = NULL;
+    *added = 0;
+    *sweep_id = 0;
+    hash_hex(hash, hex);
+    iso_now(now);
+    int rc = begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO sweeps(path, text, hash, added_at) VALUES (?1, ?2, ?3, ?4)"
+                           " ON CONFLICT(hash) DO NOTHING",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sqlfail(s, "prepare");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
+    if ((rc = step_done(s, st, "insert the sweep")) != STORE_OK)
+        goto out;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM sweeps WHERE hash = ?1", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqlfail(s, "prepare");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = sqlfail(s, "look up the sweep");
+        goto out;
+    }
+    *sweep_id = (long)sqlite3_column_int64(st, 0);
+    for (size_t i = 0; i < n && rc == STORE_OK; i++)
+        rc = add_job(s, &jobs[i], *sweep_id, added);
+    if (rc == STORE_OK)
+        rc = commit(s);
+out:
+    sqlite3_finalize(st);
+    if (rc != STORE_OK) {
+        rollback(s);
+        *added = 0;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int store_run_begin(store *s, const store_run_info *info, long *run_id)
+{
+    char now[32];
+    sqlite3_stmt *st = NULL;
+    iso_now(now);
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO runs(sweep_id, started_at, version, git, compiler, mpi, blas,"
+                           " sqlite, hosts, ranks, slurm_job, command)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "prepare");
+    if (info->sweep_id > 0)
+        sqlite3_bind_int64(st, 1, info->sweep_id);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
+    bind_opt_text(st, 3, info->version);
+    bind_opt_text(st, 4, info->git);
+    bind_opt_text(st, 5, info->compiler);
+    bind_opt_text(st, 6, info->mpi);
+    bind_opt_text(st, 7, info->blas);
+    bind_opt_text(st, 8, info->sqlite ? info->sqlite : sqlite3_libversion());
+    bind_opt_text(st, 9, info->hosts);
+    sqlite3_bind_int(st, 10, info->ranks);
+    bind_opt_text(st, 11, info->slurm_job);
+    bind_opt_text(st, 12, info->command);
+    int rc = step_done(s, st, "insert the run");
+    sqlite3_finalize(st);
+    if (rc == STORE_OK)
+        *run_id = (long)sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+int store_run_end(store *s, long run_id, int exit_code, size_t jobs_done)
+{
+    char now[32];
+    sqlite3_stmt *st = NULL;
+    iso_now(now);
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE runs SET finished_at = ?2, exit_code = ?3, jobs_done = ?4"
+                           " WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "prepare");
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, exit_code);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)jobs_done);
+    int rc = step_done(s, st, "close the run");
+    sqlite3_finalize(st);
+    if (rc == STORE_OK && sqlite3_changes(s->db) != 1)
+        rc = fail(s, STORE_ERROR, "no run %ld", run_id);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- resume */
+
+int store_recover(store *s, int max_attempts, size_t *requeued, size_t *failed)
+{
+    char now[32], msg[128];
+    sqlite3_stmt *st = NULL;
+    *requeued = *failed = 0;
+    iso_now(now);
+    snprintf(msg, sizeof msg, "left running by %d launches that died (max_attempts %d)",
+             max_attempts, max_attempts);
+    int rc = begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE jobs SET status = 'failed', finished_at = ?2,"
+                           " error = COALESCE(error, ?3)"
+                           " WHERE status = 'running' AND attempts >= ?1", -1, &st, NULL) != SQLITE_OK) {
+        rc = sqlfail(s, "prepare");
+        goto out;
+    }
+    sqlite3_bind_int(st, 1, max_attempts);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, msg, -1, SQLITE_STATIC);
+    if ((rc = step_done(s, st, "fail abandoned jobs")) != STORE_OK)
+        goto out;
+    *failed = (size_t)sqlite3_changes(s->db);
+    if ((rc = exec(s, "UPDATE jobs SET status = 'pending' WHERE status = 'running'",
+                   "requeue abandoned jobs")) != STORE_OK)
+        goto out;
+    *requeued = (size_t)sqlite3_changes(s->db);
+    rc = commit(s);
+out:
+    sqlite3_finalize(st);
+    if (rc != STORE_OK) {
+        rollback(s);
+        *requeued = *failed = 0;
+    }
+    return rc;
+}
+
+int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    *ids = NULL;
+    *cfgs = NULL;
+    *n = 0;
+    const char *sql = sweep_id > 0
+        ? "SELECT j.id, j.config FROM jobs j JOIN sweep_jobs w ON w.job_id = j.id"
+          " WHERE w.sweep_id = ?1 AND j.status = 'pending' ORDER BY j.id"
+        : "SELECT id, config FROM jobs WHERE status = 'pending' ORDER BY id";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "prepare");
+    if (sweep_id > 0)
+        sqlite3_bind_int64(st, 1, sweep_id);
+    int rc = STORE_OK, sr;
+    while (rc == STORE_OK && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            long *ni = realloc(*ids, cap * sizeof *ni);
+            if (ni)
+                *ids = ni;
+            config *nc = realloc(*cfgs, cap * sizeof *nc);
+            if (nc)
+                *cfgs = nc;
+            if (!ni || !nc) {
+                rc = fail(s, STORE_ERROR, "out of memory for %zu pending jobs", cap);
+                break;
+            }
+        }
+        long id = (long)sqlite3_column_int64(st, 0);
+        rc = parse_canonical(s, id, (const char *)sqlite3_column_text(st, 1), &(*cfgs)[*n]);
+        (*ids)[(*n)++] = id;
+    }
+    if (rc == STORE_OK && sr != SQLITE_DONE)
+        rc = sqlfail(s, "read the pending jobs");
+    sqlite3_finalize(st);
+    if (rc != STORE_OK) {
+        free(*ids);
+        free(*cfgs);
+        *ids = NULL;
+        *cfgs = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int store_sweep_counts(store *s, long sweep_id, size_t counts[6])
+{
+    sqlite3_stmt *st = NULL;
+    memset(counts, 0, 6 * sizeof *counts);
+    const char *sql = sweep_id > 0
+        ? "SELECT j.status, count(*) FROM jobs j JOIN sweep_jobs w ON w.job_id = j.id"
+          " WHERE w.sweep_id = ?1 GROUP BY j.status"
+        : "SELECT status, count(*) FROM jobs GROUP BY status";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "prepare");
+    if (sweep_id > 0)
+        sqlite3_bind_int64(st, 1, sweep_id);
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        int i = status_parse((const char *)sqlite3_column_text(st, 0));
+        if (i >= 0)
+            counts[i] = (size_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return sr == SQLITE_DONE ? STORE_OK : sqlfail(s, "count the sweep's jobs");
+}
+
+/* Status name of job id, for messages ("no such job" if none). */
+static const char *job_status_text(store *s, long id, char buf[32])
+{
+    sqlite3_stmt *st = NULL;
+    snprintf(buf, 32, "no such job");
+    if (sqlite3_prepare_v2(s->db, "SELECT status FROM jobs WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(buf, 32, "status %s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return buf;
+}
+
+int store_claim(store *s, long job_id, long run_id, const char *host, int rank)
+{
+    char now[32], why[32];
+    iso_now(now);
+    sqlite3_stmt *st = stmt(s, ST_CLAIM);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, job_id);
+    bind_opt_text(st, 2, host);
+    sqlite3_bind_int(st, 3, rank);
+    if (run_id > 0)
+        sqlite3_bind_int64(st, 4, run_id);
+    sqlite3_bind_text(st, 5, now, -1, SQLITE_TRANSIENT);
+    int rc = step_done(s, st, "claim a job");
+    if (rc == STORE_OK && sqlite3_changes(s->db) != 1)
+        rc = fail(s, STORE_ERROR, "cannot claim job %ld: %s, not pending", job_id,
+                  job_status_text(s, job_id, why));
+    return rc;
+}
+
+int store_checkpoint_get(store *s, long job_id, void **buf, size_t *n)
+{
+    *buf = NULL;
+    *n = 0;
+    sqlite3_stmt *st = stmt(s, ST_CKPT_GET);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, job_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return STORE_OK;
+    }
+    if (rc != SQLITE_ROW) {
+        rc = sqlfail(s, "read a checkpoint");
+        sqlite3_reset(st);
+        return rc;
+    }
+    const void *data = sqlite3_column_blob(st, 0);
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    rc = STORE_OK;
+    if (len) {
+        if ((*buf = malloc(len))) {
+            memcpy(*buf, data, len);
+            *n = len;
+        } else {
+            rc = fail(s, STORE_ERROR, "out of memory for a checkpoint of %zu bytes", len);
+        }
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- results */
+
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isfinite(v))
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int put_curve(store *s, const store_result *r)
+{
+    sqlite3_stmt *del = stmt(s, ST_CURVE_DEL);
+    if (!del)
+        return STORE_ERROR;
+    sqlite3_bind_int64(del, 1, r->job_id);
+    int rc = step_done(s, del, "delete curve rows");
+    sqlite3_stmt *ins = rc == STORE_OK ? stmt(s, ST_CURVE_INS) : NULL;
+    if (rc == STORE_OK && !ins)
+        return STORE_ERROR;
+    for (size_t i = 0; i < r->ncurve && rc == STORE_OK; i++) {
+        sqlite3_bind_int64(ins, 1, r->job_id);
+        sqlite3_bind_int64(ins, 2, r->curve[i].iter);
+        bind_real(ins, 3, r->curve[i].loss);
+        bind_real(ins, 4, r->curve[i].accuracy);
+        rc = step_done(s, ins, "insert a curve row");
+    }
+    return rc;
+}
+
+static int put_lyap(store *s, const store_result *r)
+{
+    sqlite3_stmt *del = stmt(s, ST_LYAP_DEL);
+    if (!del)
+        return STORE_ERROR;
+    sqlite3_bind_int64(del, 1, r->job_id);
+    int rc = step_done(s, del, "delete exponent rows");
+    sqlite3_stmt *ins = rc == STORE_OK ? stmt(s, ST_LYAP_INS) : NULL;
+    if (rc == STORE_OK && !ins)
+        return STORE_ERROR;
+    for (size_t i = 0; i < r->nlyap && rc == STORE_OK; i++) {
+        const train_lyap_row *l = &r->lyap[i];
+        if (l->phase < PHASE_INIT || l->phase > PHASE_TRAINED)
+            return fail(s, STORE_ERROR, "job %ld: exponent row with phase %d", r->job_id, l->phase);
+        sqlite3_bind_int64(ins, 1, r->job_id);
+        sqlite3_bind_text(ins, 2, phase_names[l->phase], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 3, l->iter);
+        sqlite3_bind_int(ins, 4, l->idx);
+        bind_real(ins, 5, l->mean);
+        bind_real(ins, 6, l->sd);
+        rc = step_done(s, ins, "insert an exponent row");
+    }
+    return rc;
+}
+
+static int put_weights(store *s, const store_result *r)
+{
+    const rnn_params *p = r->weights;
+    int rc = STORE_OK;
+    double *swap = NULL;
+    for (int t = 0; t < RNN_NTENSORS && rc == STORE_OK; t++) {
+        int rows, cols;
+        rnn_tensor_shape(p, t, &rows, &cols);
+        size_t n = (size_t)rows * (size_t)cols;
+        const double *data = rnn_tensor(p, t);
+        if (!host_le() && n) {
+            /* Stored little-endian whatever the host. */
+            double *ns = realloc(swap, n * sizeof *ns);
+            if (!ns) {
+                rc = fail(s, STORE_ERROR, "out of memory");
+                break;
+            }
+            swap = ns;
+            for (size_t i = 0; i < n; i++) {
+                unsigned char *d = (unsigned char *)&swap[i];
+                const unsigned char *src = (const unsigned char *)&data[i];
+                for (int b = 0; b < 8; b++)
+                    d[b] = src[7 - b];
+            }
+            data = swap;
+        }
+        sqlite3_stmt *ins = stmt(s, ST_WEIGHT_INS);
+        if (!ins) {
+            rc = STORE_ERROR;
+            break;
+        }
+        sqlite3_bind_int64(ins, 1, r->job_id);
+        sqlite3_bind_text(ins, 2, rnn_tensor_name(t), -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 3, rows);
+        sqlite3_bind_int(ins, 4, cols);
+        sqlite3_bind_blob64(ins, 5, n ? (const void *)data : "", n * sizeof(double), SQLITE_STATIC);
+        rc = step_done(s, ins, "insert weights");
+    }
+    free(swap);
+    return rc;
+}
+
+static int put_checkpoint(store *s, const store_result *r, const char *now)
+{
+    if (r->status == JOB_PENDING && r->checkpoint && r->checkpoint_size) {
+        sqlite3_stmt *st = stmt(s, ST_CKPT_PUT);
+        if (!st)
+            return STORE_ERROR;
+        sqlite3_bind_int64(st, 1, r->job_id);
+        if (r->ncurve)
+            sqlite3_bind_int64(st, 2, r->curve[r->ncurve - 1].iter);
+        sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 4, r->checkpoint, r->checkpoint_size, SQLITE_STATIC);
+        return step_done(s, st, "store the checkpoint");
+    }
+    if (r->status == JOB_PENDING)
+        return STORE_OK; /* interrupted without a new checkpoint: keep the old one */
+    sqlite3_stmt *st = stmt(s, ST_CKPT_DEL);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, r->job_id);
+    return step_done(s, st, "delete the checkpoint");
+}
+
+int store_result_put(store *s, const store_result *r)
+{
+    if (r->status < JOB_PENDING || r->status > JOB_TIMEOUT || r->status == JOB_RUNNING)
+        return fail(s, STORE_ERROR, "job %ld: result with status %d", r->job_id, r->status);
+    char now[32], why[32];
+    iso_now(now);
+    int rc = begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_stmt *st = stmt(s, ST_RESULT);
+    if (!st) {
+        rc = STORE_ERROR;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, r->job_id);
+    sqlite3_bind_text(st, 2, status_names[r->status], -1, SQLITE_STATIC);
+    bind_opt_text(st, 3, r->host);
+    sqlite3_bind_int(st, 4, r->rank);
+    if (r->status != JOB_PENDING)
+        sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, isfinite(r->wall_seconds) ? r->wall_seconds : 0);
+    bind_real(st, 7, r->final_loss);
+    bind_real(st, 8, r->final_accuracy);
+    if (r->ncurve)
+        sqlite3_bind_int64(st, 9, r->curve[r->ncurve - 1].iter);
+    bind_opt_text(st, 10, r->error);
+    sqlite3_bind_int(st, 11, r->status == JOB_PENDING);
+    if ((rc = step_done(s, st, "update the job")) != STORE_OK)
+        goto out;
+    if (sqlite3_changes(s->db) != 1) {
+        rc = fail(s, STORE_ERROR, "result for job %ld: %s", r->job_id, job_status_text(s, r->job_id, why));
+        goto out;
+    }
+    rc = put_curve(s, r);
+    if (rc == STORE_OK)
+        rc = put_lyap(s, r);
+    if (rc == STORE_OK && r->weights)
+        rc = put_weights(s, r);
+    if (rc == STORE_OK)
+        rc = put_checkpoint(s, r, now);
+    if (rc == STORE_OK)
+        rc = commit(s);
+out:
+    if (rc != STORE_OK)
+        rollback(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- readers */
+
+int store_job_config(store *s, long job_id, config *c, int *status)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT config, status FROM jobs WHERE id = ?1", -1, &st, NULL))
+        return sqlfail(s, "prepare");
+    sqlite3_bind_int64(st, 1, job_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = parse_canonical(s, job_id, (const char *)sqlite3_column_text(st, 0), c);
+        if (status)
+            *status = status_parse((const char *)sqlite3_column_text(st, 1));
+    } else if (rc == SQLITE_DONE) {
+        rc = fail(s, STORE_REFUSED, "no job %ld", job_id);
+    } else {
+        rc = sqlfail(s, "read a job");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_weights_get(store *s, long job_id, rnn_params *p)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT rows, cols, data FROM weights"
+                           " WHERE job_id = ?1 AND phase = 'final' AND name = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "prepare");
+    int rc = STORE_OK;
+    for (int t = 0; t < RNN_NTENSORS && rc == STORE_OK; t++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, job_id);
+        sqlite3_bind_text(st, 2, rnn_tensor_name(t), -1, SQLITE_STATIC);
+        int sr = sqlite3_step(st);
+        if (sr == SQLITE_DONE) {
+            rc = fail(s, STORE_REFUSED, "job %ld has no stored %s weights", job_id, rnn_tensor_name(t));
+            break;
+        }
+        if (sr != SQLITE_ROW) {
+            rc = sqlfail(s, "read weights");
+            break;
+        }
+        int rows, cols;
+        rnn_tensor_shape(p, t, &rows, &cols);
+        size_t n = (size_t)rows * (size_t)cols;
+        if (sqlite3_column_int(st, 0) != rows || sqlite3_column_int(st, 1) != cols ||
+            (size_t)sqlite3_column_bytes(st, 2) != n * sizeof(double)) {
+            rc = fail(s, STORE_ERROR, "job %ld: stored %s is %dx%d (%d bytes), expected %dx%d",
+                      job_id, rnn_tensor_name(t), sqlite3_column_int(st, 0),
+                      sqlite3_column_int(st, 1), sqlite3_column_bytes(st, 2), rows, cols);
+            break;
+        }
+        double *dst = rnn_tensor(p, t);
+        const unsigned char *src = sqlite3_column_blob(st, 2);
+        if (host_le()) {
+            if (n)
+                memcpy(dst, src, n * sizeof(double));
+        } else {
+            for (size_t i = 0; i < n; i++)
+                for (int b = 0; b < 8; b++)
+                    ((unsigned char *)&dst[i])[b] = src[8 * i + 7 - (size_t)b];
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- status */
+
+/* Counts of the six statuses over all jobs. */
+static int status_counts(store *s, sqlite3_int64 cnt[6])
+{
+    sqlite3_stmt *st = NULL;
+    memset(cnt, 0, 6 * sizeof *cnt);
+    if (sqlite3_prepare_v2(s->db, "SELECT status, count(*) FROM jobs GROUP BY status", -1, &st, NULL))
+        return sqlfail(s, "count jobs");
+    int sr;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        int i = status_parse((const char *)sqlite3_column_text(st, 0));
+        if (i >= 0)
+            cnt[i] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return sr == SQLITE_DONE ? STORE_OK : sqlfail(s, "count jobs");
+}
+
+static void fmt_duration(double sec, char buf[32])
+{
+    if (!(sec >= 0) || sec > 1e9)
+        snprintf(buf, 32, "?");
+    else if (sec < 90)
+        snprintf(buf, 32, "%.0f s", sec);
+    else if (sec < 5400)
+        snprintf(buf, 32, "%.0f min", sec / 60);
+    else if (sec < 172800)
+        snprintf(buf, 32, "%.1f h", sec / 3600);
+    else
+        snprintf(buf, 32, "%.1f days", sec / 86400);
+}
+
+/* Per-value status counts of one swept key (more than one distinct value). */
+static int print_axis(store *s, FILE *f, const char *key)
+{
+    char sql[512];
+    sqlite3_stmt *st = NULL;
+    sqlite3_int64 ndist = 0;
+    snprintf(sql, sizeof sql, "SELECT COUNT(DISTINCT \"%s\") FROM jobs", key);
+    int rc = query_int(s, sql, &ndist);
+    if (rc != STORE_OK || ndist < 2)
+        return rc;
+    if (ndist > 20) {
+        snprintf(sql, sizeof sql, "SELECT MIN(\"%s\"), MAX(\"%s\") FROM jobs", key, key);
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+            sqlite3_finalize(st);
+            return sqlfail(s, "read an axis");
+        }
+        fprintf(f, "  %-14s %lld values from %s to %s\n", key, (long long)ndist,
+                (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+        sqlite3_finalize(st);
+        return STORE_OK;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT \"%s\", status, count(*) FROM jobs GROUP BY 1, 2 ORDER BY 1", key);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "read an axis");
+    fprintf(f, "  %-14s", key);
+    for (int i = 0; i <= JOB_TIMEOUT; i++)
+        fprintf(f, " %9s", status_names[i]);
+    fputc('\n', f);
+    char cur[64] = "";
+    int have = 0, sr;
+    sqlite3_int64 cnt[6] = {0};
+    for (;;) {
+        sr = sqlite3_step(st);
+        const char *v = sr == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (have && (sr != SQLITE_ROW || strncmp(v ? v : "", cur, sizeof cur - 1) != 0)) {
+            fprintf(f, "    %-12s", cur);
+            for (int i = 0; i <= JOB_TIMEOUT; i++)
+                fprintf(f, " %9lld", (long long)cnt[i]);
+            fputc('\n', f);
+            memset(cnt, 0, sizeof cnt);
+            have = 0;
+        }
+        if (sr != SQLITE_ROW)
+            break;
+        snprintf(cur, sizeof cur, "%s", v ? v : "NULL");
+        have = 1;
+        int i = status_parse((const char *)sqlite3_column_text(st, 1));
+        if (i >= 0)
+            cnt[i] = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return sr == SQLITE_DONE ? STORE_OK : sqlfail(s, "read an axis");
+}
+
+static int print_running(store *s, FILE *f)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, host, rank, attempts, started_at,"
+                           " (julianday('now') - julianday(started_at)) * 86400.0"
+                           " FROM jobs WHERE status = 'running' ORDER BY started_at, id LIMIT 50",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "read running jobs");
+    int sr, first = 1;
+    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+        char age[32];
+        if (first)
+            fprintf(f, "running:\n");
+        first = 0;
+        fmt_duration(sqlite3_column_double(st, 5), age);
+        const char *host = (const char *)sqlite3_column_text(st, 1);
+        const char *at = (const char *)sqlite3_column_text(st, 4);
+        fprintf(f, "  job %-8lld host %-16s rank %-4d attempt %d  started %s (%s ago)\n",
+                (long long)sqlite3_column_int64(st, 0), host ? host : "?", sqlite3_column_int(st, 2),
+                sqlite3_column_int(st, 3), at ? at : "?", age);
+    }
+    sqlite3_finalize(st);
+    return sr == SQLITE_DONE ? STORE_OK : sqlfail(s, "read running jobs");
+}
+
+/* Last run, and a rough ETA from the mean compute time of finished jobs. */
+static int print_runs(store *s, FILE *f, sqlite3_int64 remaining)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, sweep_id, started_at, finished_at, exit_code, jobs_done, ranks,"
+                           " hosts, slurm_job, version, git,"
+                           " (SELECT AVG(wall_seconds) FROM jobs WHERE status IN ('done', 'diverged'))"
+                           " FROM runs ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "read runs");
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW) {
+#define TXT(i) (sqlite3_column_bytes(st, i) == 0 ? "-" : (const char *)sqlite3_column_text(st, i))
+        int fin = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        int ranks = sqlite3_column_int(st, 6);
+        fprintf(f, "last run: #%lld of sweep %s, rnnsweep %s (%s), %d ranks on %s, slurm job %s\n",
+                (long long)sqlite3_column_int64(st, 0), TXT(1), TXT(9), TXT(10), ranks, TXT(7), TXT(8));
+        if (fin)
+            fprintf(f, "  started %s, finished %s, exit %s, %s jobs done\n", TXT(2), TXT(3), TXT(4),
+                    TXT(5));
+        else
+            fprintf(f, "  started %s, not finished (running, or killed)\n", TXT(2));
+#undef TXT
+        double mean = sqlite3_column_double(st, 11);
+        int workers = ranks > 1 ? ranks - 1 : 1;
+        if (remaining > 0 && mean > 0) {
+            char a[32], b[32];
+            fmt_duration(mean, a);
+            fmt_duration(mean * (double)remaining / workers, b);
+            fprintf(f, "  mean job %s; %lld jobs left: about %s with %d workers\n", a,
+                    (long long)remaining, b, workers);
+        }
+        sr = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    return sr == SQLITE_DONE ? STORE_OK : sqlfail(s, "read runs");
+}
+
+int store_status_print(store *s, FILE *f)
+{
+    sqlite3_int64 cnt[6], total = 0, nsweeps = 0;
+    /* One read transaction: a consistent snapshot while a writer goes on. */
+    int rc = exec(s, "BEGIN", "begin a read");
+    if (rc != STORE_OK)
+        return rc;
+    rc = status_counts(s, cnt);
+    if (rc == STORE_OK)
+        rc = query_int(s, "SELECT count(*) FROM sweeps", &nsweeps);
+    if (rc == STORE_OK) {
+        for (int i = 0; i < 6; i++)
+            total += cnt[i];
+        sqlite3_int64 finished = cnt[JOB_DONE] + cnt[JOB_DIVERGED] + cnt[JOB_FAILED] + cnt[JOB_TIMEOUT];
+        fprintf(f, "%s: %lld jobs from %lld sweep file%s\n", s->path, (long long)total,
+                (long long)nsweeps, nsweeps == 1 ? "" : "s");
+        fprintf(f, " ");
+        for (int i = 0; i <= JOB_TIMEOUT; i++)
+            fprintf(f, " %s %lld", status_names[i], (long long)cnt[i]);
+        fprintf(f, "\n  finished %lld of %lld (%.1f%%)\n", (long long)finished, (long long)total,
+                total ? 100.0 * (double)finished / (double)total : 0.0);
+        fprintf(f, "by swept key:\n");
+    }
+    for (size_t k = 0; k < s->nkeys && rc == STORE_OK; k++)
+        if (s->has_col[k])
+            rc = print_axis(s, f, s->keys[k].name);
+    if (rc == STORE_OK)
+        rc = print_running(s, f);
+    if (rc == STORE_OK)
+        rc = print_runs(s, f, cnt[JOB_PENDING] + cnt[JOB_RUNNING]);
+    int erc = exec(s, rc == STORE_OK ? "COMMIT" : "ROLLBACK", "end the read");
+    return rc != STORE_OK ? rc : erc;
+}

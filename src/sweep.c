@@ -1,0 +1,707 @@
+/* sweep.c — sweep files: INI text -> a deduplicated grid of resolved job configs.
+ *
+ * The file is read whole (at most SWEEP_MAX_BYTES) and screened before inih
+ * sees it: a NUL byte, a control byte other than tab/CR/LF or invalid UTF-8
+ * means a binary file, and a line longer than LINE_MAX_CHARS characters
+ * (inih's INI_MAX_LINE of 200 bytes minus CR, LF and NUL) is refused, since
+ * inih would otherwise split it silently.  inih then parses the text through
+ * our own line reader, which counts lines (so the handler knows where it is)
+ * and strips leading blanks (so no line is ever taken as an inih multi-line
+ * continuation; an indented stray value is a malformed line instead).
+ *
+ * Each `key = value` becomes an entry: the key's index in the config key
+ * table and its values, parsed once (a list `a, b, c` and inclusive integer
+ * ranges `a..b`, also inside lists; `# comment` is cut from values).  Top-level
+ * entries apply to every section; a section's own entry for the same key
+ * replaces the top-level one.  Sections with the same name are one section.
+ *
+ * Order of the jobs (deterministic): sections in order of first appearance
+ * (the top level alone when there are none); within a grid the keys vary like
+ * nested loops in file order — top-level keys first, then the section's —
+ * the LAST key varying fastest.  A config already produced (same
+ * config_hash) is dropped where it reappears.  Grids are capped at
+ * SWEEP_MAX_JOBS configs before merging (1e6 configs is ~150 MB).
+ */
+#include "rnnsweep/sweep.h"
+
+#include <ini.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SWEEP_MAX_BYTES (16L << 20)
+#define SWEEP_MAX_JOBS 1000000UL
+#define LINE_MAX_CHARS (INI_MAX_LINE - 3)
+
+struct sweep {
+    char *text;       /* the file as read, NUL-terminated */
+    size_t len;
+    uint64_t hash;    /* FNV-1a 64 of text[0..len) */
+    config *jobs;     /* (n) resolved, distinct */
+    size_t n;
+};
+
+/* One parsed value of a key, in the field's own type. */
+typedef union value { int i; long l; double d; } value;
+
+/* One `key = value` line. */
+typedef struct entry {
+    int key;          /* index into config_keys() */
+    int line;
+    int section;      /* -1 = top level, else index into parse.sections */
+    value *vals;      /* (nvals) */
+    size_t nvals;
+} entry;
+
+typedef struct parse {
+    const char *path;
+    const char *text;
+    size_t len, pos;  /* reader position */
+    int lineno;       /* line the reader handed out last */
+    int toolong;      /* line that did not fit inih's buffer, 0 = none */
+    char **sections;  /* (nsections) names in order of first appearance */
+    size_t nsections;
+    entry *e;         /* (ne) in file order */
+    size_t ne, cap;
+    int errline;      /* line of err, 0 = none */
+    char err[SWEEP_ERRLEN];
+} parse;
+
+/* Write the first error only; returns 0 (inih's "handler failed"). */
+static int perr(parse *p, int line, const char *fmt, ...)
+{
+    if (p->errline)
+        return 0;
+    va_list ap;
+    char msg[SWEEP_ERRLEN - 128];
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    p->errline = line;
+    snprintf(p->err, sizeof p->err, "%s:%d: %s", p->path, line, msg);
+    return 0;
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* 0 if text[0..n) is text: valid UTF-8 without NUL or control bytes other
+ * than tab, CR and LF.  Otherwise -1 with the offending byte and its line. */
+static int screen_text(const char *text, size_t n, unsigned *bad, int *line)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    *line = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        if (c == '\n') {
+            ++*line;
+            continue;
+        }
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+                *bad = c;
+                return -1;
+            }
+            continue;
+        }
+        /* Multi-byte UTF-8: lead byte, then 1..3 continuation bytes. */
+        size_t extra = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
+                     : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+        if (!extra || i + extra > n - 1) {
+            *bad = c;
+            return -1;
+        }
+        for (size_t j = 1; j <= extra; j++)
+            if ((s[i + j] & 0xc0) != 0x80) {
+                *bad = c;
+                return -1;
+            }
+        i += extra;
+    }
+    return 0;
+}
+
+/* Longest line (without its LF) and where it is. */
+static size_t longest_line(const char *text, size_t n, int *line)
+{
+    size_t best = 0, cur = 0;
+    int l = 1;
+    *line = 1;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || text[i] == '\n') {
+            if (cur > best) {
+                best = cur;
+                *line = l;
+            }
+            cur = 0;
+            l++;
+        } else {
+            cur++;
+        }
+    }
+    return best;
+}
+
+/* Read the whole file; NULL with err on failure. */
+static char *read_file(const char *path, size_t *len, char err[SWEEP_ERRLEN])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, SWEEP_ERRLEN, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, SWEEP_ERRLEN, "%s: not a regular file", path);
+        goto fail;
+    }
+    if (st.st_size > SWEEP_MAX_BYTES) {
+        snprintf(err, SWEEP_ERRLEN, "%s: %lld bytes is too large for a sweep file", path,
+                 (long long)st.st_size);
+        goto fail;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        snprintf(err, SWEEP_ERRLEN, "%s: out of memory", path);
+        goto fail;
+    }
+    *len = fread(buf, 1, (size_t)st.st_size, f);
+    if (ferror(f)) {
+        snprintf(err, SWEEP_ERRLEN, "%s: read error: %s", path, strerror(errno));
+        goto fail;
+    }
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+fail:
+    free(buf);
+    fclose(f);
+    return NULL;
+}
+
+/* inih line reader over p->text: one line per call (lines were checked to
+ * fit), leading blanks removed; counts lines. */
+static char *reader(char *str, int num, void *stream)
+{
+    parse *p = stream;
+    if (p->pos >= p->len)
+        return NULL;
+    const char *s = p->text + p->pos;
+    size_t rest = p->len - p->pos;
+    const char *nl = memchr(s, '\n', rest);
+    size_t n = nl ? (size_t)(nl - s) + 1 : rest;
+    p->pos += n;
+    p->lineno++;
+    while (n && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    if (n + 1 > (size_t)num) {
+        if (!p->toolong)
+            p->toolong = p->lineno;
+        n = (size_t)num - 1;
+    }
+    memcpy(str, s, n);
+    str[n] = 0;
+    return str;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
+    return s;
+}
+
+static int section_index(parse *p, const char *name)
+{
+    for (size_t i = 0; i < p->nsections; i++)
+        if (strcmp(p->sections[i], name) == 0)
+            return (int)i;
+    char **ns = realloc(p->sections, (p->nsections + 1) * sizeof *ns);
+    if (!ns)
+        return -1;
+    p->sections = ns;
+    if (!(ns[p->nsections] = strdup(name)))
+        return -1;
+    return (int)p->nsections++;
+}
+
+/* Parse `item` for key k into v (via config_set: its checks and messages). */
+static int item_value(parse *p, int k, const char *item, value *v)
+{
+    size_t nk;
+    const config_key *key = &config_keys(&nk)[k];
+    char err[CONFIG_ERRLEN];
+    config c;
+    config_default(&c);
+    if (config_set(&c, k, item, err) != 0)
+        return perr(p, p->lineno, "key '%s': %s", key->name, err), -1;
+    const char *field = (const char *)&c + key->offset;
+    if (key->kind == CK_ENUM)
+        v->i = *(const int *)field;
+    else if (key->kind == CK_INT)
+        v->l = *(const long *)field;
+    else
+        v->d = *(const double *)field;
+    return 0;
+}
+
+static const char *key_name(int k)
+{
+    size_t nk;
+    return config_keys(&nk)[k].name;
+}
+
+static int push_values(parse *p, entry *e, size_t more)
+{
+    if (e->nvals + more > SWEEP_MAX_JOBS) {
+        perr(p, p->lineno, "key '%s': more than %lu values", key_name(e->key), SWEEP_MAX_JOBS);
+        return -1;
+    }
+    value *nv = realloc(e->vals, (e->nvals + more) * sizeof *nv);
+    if (!nv) {
+        perr(p, p->lineno, "out of memory");
+        return -1;
+    }
+    e->vals = nv;
+    return 0;
+}
+
+/* One list item: a value or, for integer keys, an inclusive range a..b. */
+static int add_item(parse *p, entry *e, char *item, const char *whole)
+{
+    size_t nk;
+    const config_key *key = &config_keys(&nk)[e->key];
+    item = trim(item);
+    if (!*item)
+        return perr(p, p->lineno, "key '%s': empty item in list '%s'", key->name, whole), -1;
+    char *dots = strstr(item, "..");
+    if (!dots) {
+        if (push_values(p, e, 1) || item_value(p, e->key, item, &e->vals[e->nvals]))
+            return -1;
+        e->nvals++;
+        return 0;
+    }
+    if (key->kind != CK_INT)
+        return perr(p, p->lineno, "key '%s': range '%s' needs an integer key; list the values",
+                    key->name, item), -1;
+    *dots = 0;
+    char *a = trim(item), *b = trim(dots + 2);
+    if (!*a || !*b)
+        return perr(p, p->lineno, "key '%s': incomplete range '%s..%s'", key->name, a, b), -1;
+    value va, vb;
+    if (item_value(p, e->key, a, &va) || item_value(p, e->key, b, &vb))
+        return -1;
+    if (va.l > vb.l)
+        return perr(p, p->lineno, "key '%s': reversed range %ld..%ld", key->name, va.l, vb.l), -1;
+    if ((unsigned long)(vb.l - va.l) >= SWEEP_MAX_JOBS)
+        return perr(p, p->lineno, "key '%s': range %ld..%ld has more than %lu values", key->name,
+                    va.l, vb.l, SWEEP_MAX_JOBS), -1;
+    if (push_values(p, e, (size_t)(vb.l - va.l) + 1))
+        return -1;
+    for (long v = va.l; v <= vb.l; v++)
+        e->vals[e->nvals++].l = v;
+    return 0;
+}
+
+/* inih handler: one `name = value` in `section`, on line p->lineno. */
+static int handler(void *user, const char *section, const char *name, const char *value_text)
+{
+    parse *p = user;
+    if (p->errline)
+        return 1;  /* keep the first error; inih already knows its line */
+    int line = p->lineno;
+    int k = config_key_find(name);
+    if (k < 0)
+        return perr(p, line, "unknown key '%s'", name);
+    size_t nk;
+    const config_key *key = &config_keys(&nk)[k];
+    int sec = -1;
+    if (*section && (sec = section_index(p, section)) < 0)
+        return perr(p, line, "out of memory");
+    for (size_t i = 0; i < p->ne; i++)
+        if (p->e[i].key == k && p->e[i].section == sec)
+            return perr(p, line, "key '%s' repeated (first set on line %d)", key->name,
+                        p->e[i].line);
+    if (p->ne == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        entry *ne = realloc(p->e, cap * sizeof *ne);
+        if (!ne)
+            return perr(p, line, "out of memory");
+        p->e = ne;
+        p->cap = cap;
+    }
+    entry *e = &p->e[p->ne++];
+    *e = (entry){.key = k, .line = line, .section = sec};
+
+    /* inih cuts `; comment` only; cut `# comment` here. */
+    char *v = strdup(value_text), *whole = NULL;
+    if (!v || !(whole = strdup(value_text))) {
+        free(v);
+        return perr(p, line, "out of memory");
+    }
+    char *hash = strchr(v, '#');
+    if (hash)
+        *hash = 0;
+    char *s = trim(v);
+    snprintf(whole, strlen(value_text) + 1, "%s", s);
+    int rc = *s ? 0 : (perr(p, line, "key '%s': empty value", key->name), -1);
+    /* Split at commas by hand: strtok would merge empty items. */
+    while (rc == 0 && s) {
+        char *comma = strchr(s, ',');
+        if (comma)
+            *comma = 0;
+        rc = add_item(p, e, s, whole);
+        s = comma ? comma + 1 : NULL;
+    }
+    free(whole);
+    free(v);
+    return rc == 0;
+}
+
+/* Section names from the headers themselves, so that a section without keys
+ * still counts (its grid is the top level's). */
+static int scan_headers(parse *p)
+{
+    const char *s = p->text, *end = p->text + p->len;
+    int line = 0;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end;
+        line++;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        if (line == 1 && e - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+            s += 3;
+        if (s < e && *s == '[') {
+            const char *close = memchr(s, ']', (size_t)(e - s));
+            if (close) {
+                char name[INI_MAX_LINE];
+                size_t n = (size_t)(close - s - 1);
+                memcpy(name, s + 1, n);
+                name[n] = 0;
+                if (!*name)
+                    return perr(p, line, "empty section name"), -1;
+                if (section_index(p, name) < 0)
+                    return perr(p, line, "out of memory"), -1;
+            }
+        }
+        s = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+/* The line's text (for choosing a malformed-line message). */
+static const char *line_start(const char *text, int line)
+{
+    for (int l = 1; l < line && text; l++) {
+        text = strchr(text, '\n');
+        if (text)
+            text++;
+    }
+    if (text)
+        while (*text == ' ' || *text == '\t')
+            text++;
+    return text ? text : "";
+}
+
+static void set_value(config *c, int k, const value *v)
+{
+    size_t nk;
+    const config_key *key = &config_keys(&nk)[k];
+    char *field = (char *)c + key->offset;
+    if (key->kind == CK_ENUM)
+        *(int *)field = v->i;
+    else if (key->kind == CK_INT)
+        *(long *)field = v->l;
+    else
+        *(double *)field = v->d;
+}
+
+/* Set of config hashes (open addressing; 0 marks an empty slot, so hash 0
+ * is kept aside in has_zero). */
+typedef struct hashset { uint64_t *slot; size_t mask; int has_zero; } hashset;
+
+static int hashset_init(hashset *h, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    h->slot = calloc(cap, sizeof *h->slot);
+    h->mask = cap - 1;
+    h->has_zero = 0;
+    return h->slot ? 0 : -1;
+}
+
+/* 1 if x was new (and is now in), 0 if already present. */
+static int hashset_add(hashset *h, uint64_t x)
+{
+    if (x == 0) {
+        int was = h->has_zero;
+        h->has_zero = 1;
+        return !was;
+    }
+    for (size_t i = (size_t)(x ^ (x >> 29)) & h->mask;; i = (i + 1) & h->mask) {
+        if (h->slot[i] == x)
+            return 0;
+        if (h->slot[i] == 0) {
+            h->slot[i] = x;
+            return 1;
+        }
+    }
+}
+
+/* Is `word` in msg as a whole word? */
+static int has_word(const char *msg, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *s = strstr(msg, word); s; s = strstr(s + 1, word)) {
+        int left = s == msg || !(isalnum((unsigned char)s[-1]) || s[-1] == '_');
+        int right = !(isalnum((unsigned char)s[n]) || s[n] == '_');
+        if (left && right)
+            return 1;
+    }
+    return 0;
+}
+
+/* "FILE[:LINE]: job (k=v, ...): msg" for a config that config_resolve
+ * rejected; LINE is that of the key at fault (or another key the message
+ * names) where the file sets it. */
+static void resolve_error(parse *p, entry *const *axes, size_t naxes, const config *c,
+                          const char *msg)
+{
+    size_t nk;
+    const config_key *keys = config_keys(&nk);
+    char job[SWEEP_ERRLEN] = "", v[64];
+    for (size_t a = 0; a < naxes; a++) {
+        size_t l = strlen(job);
+        config_get(c, axes[a]->key, v, sizeof v);
+        snprintf(job + l, sizeof job - l, "%s%s=%s", a ? ", " : "", keys[axes[a]->key].name, v);
+    }
+    int line = 0;
+    const char *colon = strchr(msg, ':');
+    if (colon) {
+        char bad[64];
+        size_t n = (size_t)(colon - msg) < sizeof bad - 1 ? (size_t)(colon - msg) : sizeof bad - 1;
+        memcpy(bad, msg, n);
+        bad[n] = 0;
+        int k = config_key_find(bad);
+        for (size_t a = 0; a < naxes && !line; a++)
+            if (axes[a]->key == k)
+                line = axes[a]->line;
+    }
+    for (size_t a = 0; a < naxes && !line; a++)
+        if (has_word(msg, keys[axes[a]->key].name))
+            line = axes[a]->line;
+    if (line)
+        snprintf(p->err, sizeof p->err, "%.150s:%d: job (%.200s): %.140s", p->path, line, job, msg);
+    else
+        snprintf(p->err, sizeof p->err, "%.150s: job (%.200s): %.140s", p->path, job, msg);
+    p->errline = line ? line : -1;
+}
+
+/* The axes of section sec (-1 = top level alone): top-level entries not
+ * overridden, then the section's, in file order.  Returns the count. */
+static size_t section_axes(const parse *p, int sec, entry **axes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->ne; i++) {
+        const entry *e = &p->e[i];
+        if (e->section != -1)
+            continue;
+        int overridden = 0;
+        for (size_t j = 0; j < p->ne && sec >= 0; j++)
+            if (p->e[j].section == sec && p->e[j].key == e->key)
+                overridden = 1;
+        if (!overridden)
+            axes[n++] = (entry *)e;
+    }
+    for (size_t i = 0; i < p->ne && sec >= 0; i++)
+        if (p->e[i].section == sec)
+            axes[n++] = &p->e[i];
+    return n;
+}
+
+/* Expand every grid into s->jobs, merging duplicates.  0 or -1 with p->err. */
+static int expand(parse *p, sweep *s)
+{
+    size_t nsec = p->nsections ? p->nsections : 1;
+    entry **axes = malloc((p->ne + 1) * sizeof *axes);
+    size_t *odo = malloc((p->ne + 1) * sizeof *odo);
+    hashset seen = {0};
+    int rc = -1;
+    if (!axes || !odo) {
+        snprintf(p->err, sizeof p->err, "%s: out of memory", p->path);
+        goto done;
+    }
+    /* Total size first, so an oversized grid is refused before any work. */
+    size_t total = 0;
+    for (size_t si = 0; si < nsec; si++) {
+        size_t na = section_axes(p, p->nsections ? (int)si : -1, axes), prod = 1;
+        for (size_t a = 0; a < na && prod <= SWEEP_MAX_JOBS; a++)
+            prod = axes[a]->nvals > SWEEP_MAX_JOBS ? SWEEP_MAX_JOBS + 1 : prod * axes[a]->nvals;
+        total += prod;
+        if (total > SWEEP_MAX_JOBS) {
+            snprintf(p->err, sizeof p->err,
+                     "%s: the grid has more than %lu jobs; split the sweep into several files",
+                     p->path, SWEEP_MAX_JOBS);
+            goto done;
+        }
+    }
+    s->jobs = malloc(total * sizeof *s->jobs);
+    if (!s->jobs || hashset_init(&seen, total)) {
+        snprintf(p->err, sizeof p->err, "%s: out of memory for %zu jobs", p->path, total);
+        goto done;
+    }
+    for (size_t si = 0; si < nsec; si++) {
+        size_t na = section_axes(p, p->nsections ? (int)si : -1, axes);
+        memset(odo, 0, na * sizeof *odo);
+        for (;;) {
+            config c;
+            char err[CONFIG_ERRLEN];
+            config_default(&c);
+            for (size_t a = 0; a < na; a++)
+                set_value(&c, axes[a]->key, &axes[a]->vals[odo[a]]);
+            config unresolved = c;
+            if (config_resolve(&c, 0, err) != 0) {
+                resolve_error(p, axes, na, &unresolved, err);
+                goto done;
+            }
+            if (hashset_add(&seen, config_hash(&c)))
+                s->jobs[s->n++] = c;
+            /* Odometer: the last axis varies fastest. */
+            size_t a = na;
+            while (a > 0 && ++odo[a - 1] == axes[a - 1]->nvals)
+                odo[--a] = 0;
+            if (a == 0)
+                break;
+        }
+    }
+    rc = 0;
+done:
+    free(seen.slot);
+    free(odo);
+    free(axes);
+    return rc;
+}
+
+static void parse_free(parse *p)
+{
+    for (size_t i = 0; i < p->ne; i++)
+        free(p->e[i].vals);
+    free(p->e);
+    for (size_t i = 0; i < p->nsections; i++)
+        free(p->sections[i]);
+    free(p->sections);
+}
+
+sweep *sweep_load(const char *path, char err[SWEEP_ERRLEN])
+{
+    parse p = {.path = path};
+    sweep *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, SWEEP_ERRLEN, "%s: out of memory", path);
+        return NULL;
+    }
+    if (!(s->text = read_file(path, &s->len, err)))
+        goto fail;
+    s->hash = fnv1a(s->text, s->len);
+
+    unsigned bad;
+    int line;
+    if (screen_text(s->text, s->len, &bad, &line) != 0) {
+        snprintf(err, SWEEP_ERRLEN, "%s: binary file, not a sweep file (byte 0x%02x on line %d)",
+                 path, bad, line);
+        goto fail;
+    }
+    if (longest_line(s->text, s->len, &line) > LINE_MAX_CHARS) {
+        snprintf(err, SWEEP_ERRLEN, "%s:%d: line longer than %d characters", path, line,
+                 LINE_MAX_CHARS);
+        goto fail;
+    }
+    p.text = s->text;
+    p.len = s->len;
+    if (scan_headers(&p) != 0) {
+        snprintf(err, SWEEP_ERRLEN, "%s", p.err);
+        goto fail;
+    }
+    int at = ini_parse_stream(reader, &p, handler, &p);
+    if (p.toolong) {
+        snprintf(err, SWEEP_ERRLEN, "%s:%d: line longer than %d characters", path, p.toolong,
+                 LINE_MAX_CHARS);
+        goto fail;
+    }
+    if (at != 0 && (p.errline == 0 || at < p.errline)) {
+        /* inih's own error: a line that is neither key = value nor [section]. */
+        const char *t = line_start(s->text, at);
+        snprintf(err, SWEEP_ERRLEN, "%s:%d: %s", path, at,
+                 at < 0 ? "cannot parse (out of memory)"
+                 : *t == '[' ? "malformed section header (expected [name])"
+                             : "malformed line (expected key = value)");
+        goto fail;
+    }
+    if (p.errline) {
+        snprintf(err, SWEEP_ERRLEN, "%s", p.err);
+        goto fail;
+    }
+    if (p.ne == 0) {
+        snprintf(err, SWEEP_ERRLEN, "%s: no jobs: the file sets no keys", path);
+        goto fail;
+    }
+    if (expand(&p, s) != 0) {
+        snprintf(err, SWEEP_ERRLEN, "%s", p.err);
+        goto fail;
+    }
+    parse_free(&p);
+    return s;
+fail:
+    parse_free(&p);
+    sweep_free(s);
+    return NULL;
+}
+
+void sweep_free(sweep *s)
+{
+    if (!s)
+        return;
+    free(s->text);
+    free(s->jobs);
+    free(s);
+}
+
+size_t sweep_count(const sweep *s)
+{
+    return s->n;
+}
+
+const config *sweep_job(const sweep *s, size_t i)
+{
+    return i < s->n ? &s->jobs[i] : NULL;
+}
+
+const char *sweep_text(const sweep *s)
+{
+    return s->text;
+}
+
+uint64_t sweep_hash(const sweep *s)
+{
+    return s->hash;
+}

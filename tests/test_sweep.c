@@ -1,0 +1,229 @@
+/* test_sweep.c — checks of sweep-file parsing (src/sweep.c).
+ *
+ * Sweep files are written into a fresh temporary directory.  Good files are
+ * checked for their grid size (lists, ranges, sections with top-level keys,
+ * duplicates merged), job order and that values reach the configs (against a
+ * naive nested loop); bad files for the exact "FILE:LINE:" prefix and the key
+ * named in the message.  Each check prints one line; exit 1 if any fails.
+ */
+#include "rnnsweep/sweep.h"
+#include "rnnsweep/config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int nfail, ncheck;
+static char dir[256];
+
+static void check(int ok, const char *what, const char *detail)
+{
+    ncheck++;
+    if (!ok)
+        nfail++;
+    printf("%-4s %-58s %s\n", ok ? "ok" : "FAIL", what, detail ? detail : "");
+}
+
+/* Write `len` bytes of text (len < 0: strlen) to dir/name; returns the path. */
+static const char *write_file(const char *name, const char *text, long len)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fwrite(text, 1, len < 0 ? strlen(text) : (size_t)len, f);
+    fclose(f);
+    return path;
+}
+
+/* Load a good file; check its job count. */
+static sweep *load_ok(const char *name, const char *text, size_t njobs)
+{
+    char err[SWEEP_ERRLEN] = "", what[128], detail[SWEEP_ERRLEN + 64];
+    const char *path = write_file(name, text, -1);
+    sweep *s = sweep_load(path, err);
+    snprintf(what, sizeof what, "%s: %zu jobs", name, njobs);
+    if (s)
+        snprintf(detail, sizeof detail, "got %zu", sweep_count(s));
+    else
+        snprintf(detail, sizeof detail, "error: %s", err);
+    check(s && sweep_count(s) == njobs, what, detail);
+    return s;
+}
+
+/* A bad file must fail with the message starting "PATH:LINE: " (LINE 0: "PATH: ")
+ * and containing `needle`. */
+static void load_bad(const char *name, const char *text, long len, int line, const char *needle)
+{
+    char err[SWEEP_ERRLEN] = "", prefix[600], what[128];
+    const char *path = write_file(name, text, len);
+    sweep *s = sweep_load(path, err);
+    if (line)
+        snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
+    else
+        snprintf(prefix, sizeof prefix, "%s: ", path);
+    int ok = !s && strncmp(err, prefix, strlen(prefix)) == 0 && strstr(err, needle);
+    snprintf(what, sizeof what, "%s rejected at line %d, '%s'", name, line, needle);
+    check(ok, what, s ? "(accepted!)" : err);
+    sweep_free(s);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "%s/test_sweep.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+
+    /* Lists and ranges: 3 gains x 2 rules x seeds 0..4 = 30, last key fastest. */
+    sweep *s = load_ok("grid.ini",
+                       "# a comment\n"
+                       "; another\n"
+                       "gain = 0.5, 1, 1.5   # inline comment\n"
+                       "rule = bptt, rflo\n"
+                       "  seed = 0..4\n"
+                       "hidden = 16\n"
+                       "lyap-k = 2\n",
+                       30);
+    if (s) {
+        const double gains[] = {0.5, 1, 1.5};
+        const int rules[] = {RULE_BPTT, RULE_RFLO};
+        size_t i = 0, bad = 0;
+        for (int g = 0; g < 3; g++)
+            for (int r = 0; r < 2; r++)
+                for (long sd = 0; sd <= 4; sd++, i++) {
+                    const config *c = sweep_job(s, i);
+                    if (!c || c->gain != gains[g] || c->rule != rules[r] || c->seed != sd ||
+                        c->hidden != 16 || c->lyap_k != 2 || c->alpha != 0.5)
+                        bad++;
+                }
+        char d[64];
+        snprintf(d, sizeof d, "%zu of 30 differ from the nested loop", bad);
+        check(bad == 0, "grid.ini: values and order (last key fastest)", d);
+        check(sweep_job(s, 30) == NULL, "sweep_job out of range is NULL", NULL);
+        /* Text and hash as read. */
+        const char *t = sweep_text(s);
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *q = t; *q; q++)
+            h = (h ^ (unsigned char)*q) * 1099511628211ULL;
+        check(strncmp(t, "# a comment\n", 12) == 0 && h == sweep_hash(s),
+              "grid.ini: text kept, hash is FNV-1a 64 of it", NULL);
+        sweep_free(s);
+    }
+
+    /* Sections: top level applies to both, a section may override it;
+     * fig1 = 2 gains x 2 seeds, fig2 = 3 lrs x 2 seeds (rule overridden),
+     * the empty section [base] is the top level alone (2 seeds). */
+    s = load_ok("sections.ini",
+                "task = 2af\n"
+                "seed = 0, 1\n"
+                "[fig1]\n"
+                "gain = 0.5, 2\n"
+                "[fig2]\n"
+                "rule = eprop\n"
+                "lr = 1e-3, 1e-2, 1e-1\n"
+                "[base]\n",
+                4 + 6 + 2);
+    if (s) {
+        const config *c0 = sweep_job(s, 0), *c4 = sweep_job(s, 4), *c9 = sweep_job(s, 9);
+        const config *c10 = sweep_job(s, 10);
+        int ok = c0->task == TASK_2AF && c0->gain == 0.5 && c0->seed == 0 && c4->rule == RULE_EPROP &&
+                 c4->lr == 1e-3 && c4->seed == 0 && c9->lr == 1e-1 && c9->seed == 1 &&
+                 c10->gain == 1 && c10->rule == RULE_BPTT && c10->task == TASK_2AF;
+        check(ok, "sections.ini: section order, overrides and top-level keys", NULL);
+        sweep_free(s);
+    }
+
+    /* Duplicates merged: [a] and [b] overlap in gain 1; a repeated list item. */
+    s = load_ok("dups.ini",
+                "seed = 3\n"
+                "[a]\n"
+                "gain = 0.5, 1, 1\n"
+                "[b]\n"
+                "gain = 1, 2\n",
+                3);
+    if (s) {
+        check(sweep_job(s, 0)->gain == 0.5 && sweep_job(s, 1)->gain == 1 && sweep_job(s, 2)->gain == 2,
+              "dups.ini: first occurrences kept in order", NULL);
+        sweep_free(s);
+    }
+    /* A range inside a list, CRLF line ends, '-' for '_', `key: value`. */
+    s = load_ok("mixed.ini", "seed = 0..2, 10, 20..21\r\nfloss-iters: 0, 100\r\n", 12);
+    if (s) {
+        check(sweep_job(s, 11)->seed == 21 && sweep_job(s, 11)->floss_iters == 100 &&
+              sweep_job(s, 0)->floss_iters == 0, "mixed.ini: ranges in lists, CRLF, ':'", NULL);
+        sweep_free(s);
+    }
+    /* One value only: one job; and default-valued duplicates merge. */
+    s = load_ok("one.ini", "gain = 1\nlr = 0.001\n", 1);
+    sweep_free(s);
+
+    /* Errors: exact FILE:LINE and the key. */
+    load_bad("malformed.ini", "gain = 1\nthis line has no equals sign\n", -1, 2,
+             "malformed line (expected key = value)");
+    load_bad("section.ini", "gain = 1\n\n[fig1\nlr = 1\n", -1, 3, "malformed section header");
+    load_bad("unknown.ini", "gain = 1\nfoo = 3\n", -1, 2, "unknown key 'foo'");
+    load_bad("task.ini", "task = romo, mnist\n", -1, 1, "key 'task': unknown value 'mnist'");
+    load_bad("rule.ini", "\n\nrule = sgd\n", -1, 3, "key 'rule': unknown value 'sgd'");
+    load_bad("nan.ini", "gain = 1\n[x]\ngain = nan\n", -1, 3, "key 'gain': 'nan' is not finite");
+    load_bad("inf.ini", "lr = inf\n", -1, 1, "key 'lr': 'inf' is not finite");
+    load_bad("notnum.ini", "gain = abc\n", -1, 1, "key 'gain': 'abc' is not a number");
+    load_bad("negative.ini", "seed = 1\nhidden = -5\n", -1, 2, "key 'hidden': -5 is out of range");
+    load_bad("reversed.ini", "iters = 9..3\n", -1, 1, "key 'iters': reversed range 9..3");
+    load_bad("realrange.ini", "gain = 1..3\n", -1, 1, "key 'gain': range '1..3' needs an integer key");
+    load_bad("emptyitem.ini", "gain = 1,,2\n", -1, 1, "key 'gain': empty item in list '1,,2'");
+    load_bad("trailing.ini", "seed = 1\ngain = 1, 2,\n", -1, 2, "key 'gain': empty item");
+    load_bad("emptyval.ini", "gain =   # nothing\n", -1, 1, "key 'gain': empty value");
+    load_bad("repeat.ini", "gain = 1\nlr = 1\ngain = 2\n", -1, 3, "key 'gain' repeated (first set on line 1)");
+    load_bad("repeat2.ini", "[a]\nlr = 1\n[b]\nlr = 2\n[a]\nlr=3\n", -1, 6,
+             "key 'lr' repeated (first set on line 2)");
+    load_bad("emptysec.ini", "gain = 1\n[]\n", -1, 2, "empty section name");
+    load_bad("indent.ini", "gain = 1\n   2\n", -1, 2, "malformed line");
+    load_bad("binary.ini", "gain = 1\n\0\x01\x02\xff", 13, 0, "binary file, not a sweep file");
+    load_bad("latin1.ini", "# caf\xe9\ngain = 1\n", -1, 0, "binary file");
+    {
+        char longl[400];
+        memset(longl, ' ', sizeof longl);
+        memcpy(longl, "gain = 1\n# ", 11);
+        longl[sizeof longl - 2] = '\n';
+        longl[sizeof longl - 1] = 0;
+        load_bad("long.ini", longl, -1, 2, "line longer than 197 characters");
+        /* 197 characters exactly is fine. */
+        char ok197[260];
+        memset(ok197, 'x', 197);
+        ok197[0] = '#';
+        snprintf(ok197 + 197, sizeof ok197 - 197, "\ngain = 1\n");
+        s = load_ok("long197.ini", ok197, 1);
+        sweep_free(s);
+    }
+    load_bad("empty.ini", "", 0, 0, "no jobs");
+    load_bad("comments.ini", "# only a comment\n\n", -1, 0, "no jobs");
+    load_bad("lyapk.ini", "task = romo\nhidden = 4\nlyap_k = 2, 8\n", -1, 3,
+             "job (task=romo, hidden=4, lyap_k=8): lyap_k: 8 exceeds hidden (4)");
+    load_bad("lyapk2.ini", "hidden = 2\n", -1, 1, "lyap_k: 4 exceeds hidden (2)");
+    load_bad("huge.ini", "seed = 0..999\nhidden = 1..2000\n", -1, 0, "more than 1000000 jobs");
+    {
+        char err[SWEEP_ERRLEN] = "", path[600];
+        snprintf(path, sizeof path, "%s/missing.ini", dir);
+        sweep *m = sweep_load(path, err);
+        char prefix[620];
+        snprintf(prefix, sizeof prefix, "%s: cannot open", path);
+        check(!m && strncmp(err, prefix, strlen(prefix)) == 0, "missing file rejected", err);
+        m = sweep_load(dir, err);
+        check(!m && strstr(err, "not a regular file"), "directory rejected", err);
+    }
+
+    /* Clean up the temporary directory. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    printf("%d of %d checks passed\n", ncheck - nfail, ncheck);
+    return nfail ? 1 : 0;
+}
