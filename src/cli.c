@@ -121,10 +121,26 @@ int cli_long(const cli_cmd *cmd, const cli_opt *o, long min, long max, long *out
     return 0;
 }
 
+int cli_real(const cli_cmd *cmd, const cli_opt *o, double min, double max, double *out)
+{
+    char *end;
+    double v = strtod(o->value, &end);
+    if (end == o->value || *end || !(v >= min && v <= max)) {
+        fprintf(stderr, "rnnsweep %s: --%s: '%s' must be a number between %g and %g\n",
+                cmd->name, o->name, o->value, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int cli_resolve(const cli_cmd *cmd, config *job, long steps)
 {
     char err[CONFIG_ERRLEN];
     if (config_resolve(job, steps, err) != 0) {
+        for (char *p = err; *p && *p != ':'; p++)
+            if (*p == '_')
+                *p = '-';
         fprintf(stderr, "rnnsweep %s: --%s\n", cmd->name, err);
         return -1;
     }

@@ -11,10 +11,14 @@ static const struct {
     int (*run)(int, char **);
     const char *about;
 } commands[] = {
+    {"sweep", cmd_sweep, "run a sweep file's jobs under mpirun/srun into a results database"},
+    {"status", cmd_status, "counts by status and per grid axis of a results database"},
+    {"export", cmd_export, "write a job's initial and final weights as .npy"},
     {"train", cmd_train, "train one job; learning curve as CSV on stdout"},
     {"task", cmd_task, "write one batch of a task as .npy files (SPEC §6)"},
     {"gradient", cmd_gradient, "write weights, batch, loss and gradient at initialisation as .npy"},
     {"lyap", cmd_lyap, "write the Lyapunov exponents of the initial network as .npy"},
+    {"bench", cmd_bench, "time training, exponents and flossing against the measured dgemm peak"},
 };
 
 static void usage(FILE *f)

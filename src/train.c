@@ -302,6 +302,26 @@ const task_batch *train_next_batch(train_job *j)
     return j->tb;
 }
 
+void train_evaluate(train_job *j, double *loss, double *accuracy)
+{
+    const config *c = &j->cfg;
+    rnn_forward(&j->p, c->activation, c->alpha, j->eval->x, &j->cache);
+    *loss = task_loss(j->eval, j->cache.y, NULL);
+    *accuracy = task_accuracy(j->eval, j->cache.y);
+}
+
+double train_cost(const config *c)
+{
+    int T, I, O;
+    task_dims(c->task, &T, &I, &O);
+    const int N = (int)c->hidden, B = (int)c->batch;
+    double f = (double)(c->iters + 1) * rule_flops(c->rule, T, B, N, I, O);
+    const double nfloss = (double)c->floss_iters + (c->floss_every ? (double)c->iters / c->floss_every : 0);
+    f += nfloss * floss_flops(c->floss_mode, T, B, N, (int)c->floss_k);
+    const double nlyap = 2.0 + (c->floss_iters > 0) + (c->lyap_every ? (double)c->iters / c->lyap_every : 0);
+    return f + nlyap * lyap_flops(T, B, N, (int)c->lyap_k);
+}
+
 /* ---- checkpoint: magic, hash, counters, then arrays in a fixed order ---- */
 
 #define CKPT_MAGIC "RNSWCK01"

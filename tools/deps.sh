@@ -21,4 +21,4 @@ deps_install() {
 
 # The build needs these; the tests and plots add Python's numpy and matplotlib.
 BUILD_PKGS=(gcc pkg-config meson ninja-build libgsl-dev libopenblas-dev libsqlite3-dev
-            libopenmpi-dev openmpi-bin libiniparser-dev sqlite3 python3 python3-numpy)
+            libopenmpi-dev openmpi-bin libinih-dev sqlite3 python3 python3-numpy)

@@ -41,6 +41,9 @@ void cli_help(FILE *f, const cli_cmd *cmd);
 /* Parse a command option's value as a long within [min,max]; -1 with a message on error. */
 int cli_long(const cli_cmd *cmd, const cli_opt *o, long min, long max, long *out);
 
+/* Parse a command option's value as a finite real within [min,max]. */
+int cli_real(const cli_cmd *cmd, const cli_opt *o, double min, double max, double *out);
+
 /* Resolve and check the job config (config_resolve); message + -1 on error. */
 int cli_resolve(const cli_cmd *cmd, config *job, long steps);
 

@@ -11,5 +11,9 @@ int cmd_train(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int cmd_gradient(int argc, char **argv);
 int cmd_lyap(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

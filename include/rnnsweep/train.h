@@ -71,6 +71,15 @@ const struct task_batch *train_next_batch(train_job *j);
 gsl_rng *train_stream_rng(long seed, int stream);
 enum { STREAM_INIT = 1, STREAM_FB, STREAM_Q0, STREAM_TASK, STREAM_FLOSS, STREAM_EVAL, STREAM_H0 };
 
+/* Loss and accuracy of the current parameters on the job's fixed
+ * evaluation batch (the same trials for every job with this seed): the
+ * job's final_loss / final_accuracy, less noisy than one training batch. */
+void train_evaluate(train_job *j, double *loss, double *accuracy);
+
+/* Expected cost of a job in FLOPs (training, flossing, exponents), for
+ * scheduling the longest jobs first. */
+double train_cost(const config *c);
+
 /* Iterations done (flossing counts separately). */
 long train_iter(const train_job *j);
 

@@ -1,0 +1,316 @@
+/* cmd_sweep.c — `rnnsweep sweep` (run a sweep file under MPI) and `rnnsweep status`.
+ *
+ * sweep: every rank parses the options; rank 0 alone reads the sweep file,
+ * opens the database (taking the launch lock), records the grid, returns
+ * jobs left running by a dead launch to pending, and then runs the farm.  A
+ * bad sweep file or database is found before the database is touched and
+ * every rank exits with code 2.  `--check` does all the validation without
+ * MPI and without writing.
+ */
+#include "rnnsweep/blasenv.h"
+#include "rnnsweep/cli.h"
+#include "rnnsweep/commands.h"
+#include "rnnsweep/farm.h"
+#include "rnnsweep/store.h"
+#include "rnnsweep/sweep.h"
+
+#include <fcntl.h>
+#include <mpi.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static cli_opt sweep_opts[] = {
+    {"db", "PATH", "results database, created if missing (required)", NULL},
+    {"check", NULL, "validate the sweep file and the database, print job counts, write nothing", NULL},
+    {"journal", "wal|delete", "SQLite journal: wal (default, local disks) or delete (NFS, Lustre)", NULL},
+    {"max-attempts", "N", "a job whose launches die this many times is marked failed (default 3)", NULL},
+    {"grace", "SEC", "after a signal, wait this long for running jobs to checkpoint (default 60)", NULL},
+    {"job-time-limit", "SEC", "end a job attempt after SEC seconds with status timeout (default: none)", NULL},
+    {"progress", "SEC", "seconds between progress lines on stderr (default 10; 0 = off)", NULL},
+    {"no-weights", NULL, "do not store final weights (saves ~8 N^2 bytes per job)", NULL},
+};
+enum { O_DB, O_CHECK, O_JOURNAL, O_MAXATT, O_GRACE, O_JOBLIMIT, O_PROGRESS, O_NOWEIGHTS };
+
+static cli_cmd sweep_cmd = {
+    "sweep", "mpirun -n P rnnsweep sweep FILE --db PATH [options]",
+    "Run every job of the sweep file FILE (see README: key = value lines; lists,\n"
+    "ranges a..b, [sections]) and store curves, exponents and weights in PATH.\n"
+    "Rerunning the same command resumes; adding values to FILE adds only the new\n"
+    "jobs. SIGTERM/SIGINT/SIGUSR1 checkpoint the running jobs and exit with code 3.\n"
+    "Exit codes: 0 complete, 1 failure, 2 bad input (nothing written), 3 interrupted.",
+    sweep_opts, sizeof sweep_opts / sizeof sweep_opts[0], 0};
+
+typedef struct sweep_args {
+    const char *file, *db;
+    int check, flags, max_attempts;
+    farm_opts fo;
+} sweep_args;
+
+/* Parse and check the options; -1 after a message. */
+static int parse_args(int argc, char **argv, sweep_args *a)
+{
+    for (size_t i = 0; i < sizeof sweep_opts / sizeof sweep_opts[0]; i++)
+        sweep_opts[i].value = NULL;
+    int rc = cli_parse(&sweep_cmd, argc, argv, NULL, &a->file);
+    if (rc)
+        return rc;
+    memset(&a->fo, 0, sizeof a->fo);
+    a->db = sweep_opts[O_DB].value;
+    a->check = sweep_opts[O_CHECK].value != NULL;
+    a->flags = STORE_CREATE | STORE_LOCK;
+    a->max_attempts = 3;
+    a->fo.grace = 60;
+    a->fo.progress = 10;
+    a->fo.save_weights = sweep_opts[O_NOWEIGHTS].value == NULL;
+    if (!a->file) {
+        fprintf(stderr, "rnnsweep sweep: a sweep FILE is required (see rnnsweep sweep --help)\n");
+        return -1;
+    }
+    if (!a->db) {
+        fprintf(stderr, "rnnsweep sweep: --db PATH is required\n");
+        return -1;
+    }
+    const char *j = sweep_opts[O_JOURNAL].value;
+    if (j && strcmp(j, "delete") == 0)
+        a->flags |= STORE_JOURNAL_DELETE;
+    else if (j && strcmp(j, "wal") != 0) {
+        fprintf(stderr, "rnnsweep sweep: --journal: unknown value '%s' (choose wal or delete)\n", j);
+        return -1;
+    }
+    long att;
+    if (sweep_opts[O_MAXATT].value) {
+        if (cli_long(&sweep_cmd, &sweep_opts[O_MAXATT], 1, 1000, &att))
+            return -1;
+        a->max_attempts = (int)att;
+    }
+    if ((sweep_opts[O_GRACE].value &&
+         cli_real(&sweep_cmd, &sweep_opts[O_GRACE], 0, 1e6, &a->fo.grace)) ||
+        (sweep_opts[O_JOBLIMIT].value &&
+         cli_real(&sweep_cmd, &sweep_opts[O_JOBLIMIT], 0, 1e9, &a->fo.job_time_limit)) ||
+        (sweep_opts[O_PROGRESS].value &&
+         cli_real(&sweep_cmd, &sweep_opts[O_PROGRESS], 0, 1e6, &a->fo.progress)))
+        return -1;
+    return 0;
+}
+
+/* --check: validate without MPI and without writing. */
+static int check_only(const sweep_args *a, sweep *sw)
+{
+    printf("%s: %zu jobs\n", a->file, sweep_count(sw));
+    if (access(a->db, F_OK) != 0) {
+        printf("%s: does not exist yet; it will be created\n", a->db);
+        return EXIT_OK;
+    }
+    store *st;
+    char err[STORE_ERRLEN];
+    int rc = store_open(&st, a->db, STORE_READONLY, err);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "rnnsweep sweep: %s\n", err);
+        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
+    }
+    printf("%s: an rnnsweep database\n", a->db);
+    store_status_print(st, stdout);
+    store_close(st);
+    return EXIT_OK;
+}
+
+/* Rank 0's setup: sweep file, database, grid, recovery.  Returns an exit code. */
+static int setup(const sweep_args *a, sweep **sw, store **st, long *sweep_id)
+{
+    char err[STORE_ERRLEN > SWEEP_ERRLEN ? STORE_ERRLEN : SWEEP_ERRLEN];
+    *sw = sweep_load(a->file, err);
+    if (!*sw) {
+        fprintf(stderr, "rnnsweep sweep: %s\n", err);
+        return EXIT_USAGE;
+    }
+    int rc = store_open(st, a->db, a->flags, err);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "rnnsweep sweep: %s\n", err);
+        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
+    }
+    size_t n = sweep_count(*sw), added, requeued, failed;
+    config *jobs = malloc(n * sizeof *jobs);
+    if (!jobs)
+        return EXIT_FAIL;
+    for (size_t i = 0; i < n; i++)
+        jobs[i] = *sweep_job(*sw, i);
+    rc = store_add_sweep(*st, a->file, sweep_text(*sw), sweep_hash(*sw), jobs, n, sweep_id, &added);
+    free(jobs);
+    if (rc == STORE_OK)
+        rc = store_recover(*st, a->max_attempts, &requeued, &failed);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->db, store_errmsg(*st));
+        return EXIT_FAIL;
+    }
+    fprintf(stderr, "[sweep] %s: %zu jobs in the grid, %zu new", a->file, n, added);
+    if (requeued || failed)
+        fprintf(stderr, "; %zu interrupted job(s) back to pending, %zu failed after %d attempts",
+                requeued, failed, a->max_attempts);
+    fprintf(stderr, "\n");
+    return EXIT_OK;
+}
+
+/* Comma-separated distinct host names of all ranks (collective). */
+static void gather_hosts(int rank, int size, char *out, size_t n)
+{
+    char name[MPI_MAX_PROCESSOR_NAME] = {0};
+    int len;
+    MPI_Get_processor_name(name, &len);
+    char *all = rank == 0 ? calloc((size_t)size, MPI_MAX_PROCESSOR_NAME) : NULL;
+    MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0,
+               MPI_COMM_WORLD);
+    out[0] = 0;
+    if (rank != 0 || !all)
+        return;
+    for (int r = 0; r < size; r++) {
+        const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;
+        int seen = 0;
+        for (int q = 0; q < r; q++)
+            seen |= strcmp(h, all + (size_t)q * MPI_MAX_PROCESSOR_NAME) == 0;
+        if (!seen) {
+            size_t l = strlen(out);
+            snprintf(out + l, n - l, "%s%s", l ? "," : "", h);
+        }
+    }
+    free(all);
+}
+
+static int run_master(const sweep_args *a, store *st, long sweep_id, int size, const char *hosts,
+                      int argc, char **argv)
+{
+    char mpi[MPI_MAX_LIBRARY_VERSION_STRING], blas[64], cmdline[2048] = "rnnsweep";
+    int len;
+    MPI_Get_library_version(mpi, &len);
+    mpi[strcspn(mpi, ",\n")] = 0;
+    snprintf(blas, sizeof blas, "OpenBLAS %s", blasenv_core());
+    for (int i = 0; i < argc; i++) {
+        size_t l = strlen(cmdline);
+        snprintf(cmdline + l, sizeof cmdline - l, " %s", argv[i]);
+    }
+    const char *slurm = getenv("SLURM_JOB_ID");
+    store_run_info info = {sweep_id, RNNSWEEP_VERSION, RNNSWEEP_GIT, "gcc " __VERSION__, mpi, blas,
+                           sqlite3_libversion(), hosts, slurm ? slurm : "", cmdline, size};
+    long run_id;
+    if (store_run_begin(st, &info, &run_id) != STORE_OK) {
+        fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->db, store_errmsg(st));
+        return FARM_ERROR;
+    }
+    size_t done;
+    int rc = farm_master(st, sweep_id, run_id, size, &a->fo, &done);
+    store_run_end(st, run_id, rc == FARM_ABANDONED ? EXIT_INTERRUPTED : rc, done);
+    if (rc == FARM_DONE)
+        fprintf(stderr, "[sweep] complete: results in %s (rnnsweep status --db %s)\n", a->db, a->db);
+    else if (rc == FARM_INTERRUPTED || rc == FARM_ABANDONED)
+        fprintf(stderr, "[sweep] interrupted: rerun the same command to continue\n");
+    return rc;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    sweep_args a;
+    /* --check and --help need no MPI. */
+    int help_or_check = 0;
+    for (int i = 1; i < argc; i++)
+        help_or_check |= !strcmp(argv[i], "--check") || !strcmp(argv[i], "--help") ||
+                         !strcmp(argv[i], "-h");
+    if (help_or_check) {
+        int rc = parse_args(argc, argv, &a);
+        if (rc)
+            return rc > 0 ? EXIT_OK : EXIT_USAGE;
+        char err[SWEEP_ERRLEN];
+        sweep *sw = sweep_load(a.file, err);
+        if (!sw) {
+            fprintf(stderr, "rnnsweep sweep: %s\n", err);
+            return EXIT_USAGE;
+        }
+        rc = check_only(&a, sw);
+        sweep_free(sw);
+        return rc;
+    }
+
+    int provided, rank, size;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "rnnsweep sweep: MPI_Init failed\n");
+        return EXIT_FAIL;
+    }
+    farm_signals_install();
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* Only rank 0 speaks about bad options. */
+    int saved = -1;
+    if (rank != 0) {
+        saved = dup(2);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 2);
+        close(nul);
+    }
+    int code = parse_args(argc, argv, &a) ? EXIT_USAGE : EXIT_OK;
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+    }
+    sweep *sw = NULL;
+    store *st = NULL;
+    long sweep_id = 0;
+    if (rank == 0 && code == EXIT_OK) {
+        code = setup(&a, &sw, &st, &sweep_id);
+        if (code == EXIT_OK && provided < MPI_THREAD_FUNNELED) {
+            fprintf(stderr, "rnnsweep sweep: the MPI library lacks MPI_THREAD_FUNNELED\n");
+            code = EXIT_FAIL;
+        }
+    }
+    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (code != EXIT_OK) {
+        store_close(st);
+        sweep_free(sw);
+        MPI_Finalize();
+        return code;
+    }
+    char hosts[1024];
+    gather_hosts(rank, size, hosts, sizeof hosts);
+    int rc;
+    if (rank == 0) {
+        rc = run_master(&a, st, sweep_id, size, hosts, argc, argv);
+        store_close(st);
+        sweep_free(sw);
+        if (rc == FARM_ABANDONED || rc == FARM_ERROR) /* ranks may be mid-job: end them all */
+            MPI_Abort(MPI_COMM_WORLD, rc == FARM_ABANDONED ? EXIT_INTERRUPTED : EXIT_FAIL);
+    } else {
+        rc = farm_worker();
+    }
+    MPI_Finalize();
+    return rc == FARM_DONE ? EXIT_OK : rc == FARM_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_FAIL;
+}
+
+static cli_opt status_opts[] = {{"db", "PATH", "results database (required)", NULL}};
+static cli_cmd status_cmd = {
+    "status", "rnnsweep status --db PATH",
+    "Counts of jobs by status, per grid axis, the running jobs and the last launch.\n"
+    "Reads only; safe while a sweep is running.",
+    status_opts, 1, 0};
+
+int cmd_status(int argc, char **argv)
+{
+    int rc = cli_parse(&status_cmd, argc, argv, NULL, NULL);
+    if (rc)
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    if (!status_opts[0].value) {
+        fprintf(stderr, "rnnsweep status: --db PATH is required\n");
+        return EXIT_USAGE;
+    }
+    store *st;
+    char err[STORE_ERRLEN];
+    rc = store_open(&st, status_opts[0].value, STORE_READONLY, err);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "rnnsweep status: %s\n", err);
+        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
+    }
+    rc = store_status_print(st, stdout) == STORE_OK ? EXIT_OK : EXIT_FAIL;
+    if (rc != EXIT_OK)
+        fprintf(stderr, "rnnsweep status: %s\n", store_errmsg(st));
+    store_close(st);
+    return rc;
+}

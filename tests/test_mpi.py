@@ -1,0 +1,312 @@
+#!/usr/bin/python3
+"""test_mpi.py — `rnnsweep sweep` end to end under real mpirun on real SQLite files.
+
+  * -n 1 and -n 3 --oversubscribe give identical curves and exponents;
+  * SIGKILL of the whole launch mid-sweep, then the same command: every job
+    done exactly once, curves equal to the uninterrupted run;
+  * SIGUSR1 to mpirun mid-job: exit code 3, checkpoints in the database,
+    resumed curves bit-identical; SIGTERM to every process: same, nothing lost;
+  * extending the grid adds only the new jobs; a job that always kills its
+    launch is `failed` after --max-attempts launches;
+  * bad sweep files and databases: exit code 2, database byte-for-byte
+    unchanged; a database held by a live launch is refused;
+  * status while a sweep runs, export of weights, the summary/best_lr views.
+Usage: test_mpi.py PATH/TO/rnnsweep
+"""
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+EXE = os.path.abspath(sys.argv[1])
+TMP = tempfile.mkdtemp(prefix="rnnsweep-mpi-")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+failures = 0
+
+
+def check(what, ok, detail=""):
+    global failures
+    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
+    failures += not ok
+
+
+def path(name):
+    return os.path.join(TMP, name)
+
+
+def write(name, text):
+    with open(path(name), "w") as f:
+        f.write(text)
+    return path(name)
+
+
+def mpirun(n, *args, wait=True, env=None):
+    cmd = ["mpirun", "-n", str(n), "--oversubscribe", EXE, "sweep", *args, "--progress", "0"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env or ENV, start_new_session=True)
+    if not wait:
+        return p
+    out, err = p.communicate(timeout=600)
+    p.out, p.err = out, err
+    return p
+
+
+def results(db):
+    """{config_hash: (status, curve rows, lyapunov rows)} of a database."""
+    c = sqlite3.connect(db)
+    res = {}
+    for jid, h, st in c.execute("select id, config_hash, status from jobs"):
+        curve = c.execute("select iter, loss, accuracy from curves where job_id=? order by iter",
+                          (jid,)).fetchall()
+        lyap = c.execute("select phase, iter, idx, value from lyapunov where job_id=? "
+                         "order by phase, iter, idx", (jid,)).fetchall()
+        res[h] = (st, curve, lyap)
+    c.close()
+    return res
+
+
+def sha(p):
+    return hashlib.sha256(open(p, "rb").read()).hexdigest() if os.path.exists(p) else None
+
+
+def count(db, where):
+    """Jobs matching `where`, 0 while the database is missing or being created."""
+    try:
+        c = sqlite3.connect(db, timeout=10)
+        n = c.execute("select count(*) from jobs where " + where).fetchone()[0]
+        c.close()
+        return n
+    except sqlite3.Error:
+        return 0
+
+
+def running_jobs(db):
+    return count(db, "status='running'")
+
+
+def wait_for(cond, timeout=60):
+    t = time.time()
+    while time.time() - t < timeout:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# A small grid: 12 jobs of a fraction of a second each.
+SMALL = """# a small grid for the tests
+task = romo, 2af
+rule = bptt, eprop, rflo
+gain = 0.5, 1.5
+hidden = 16
+batch = 8
+iters = 60
+log_every = 10
+lyap_k = 2
+"""
+small = write("small.ini", SMALL)
+
+# ---- ranks do not change results ----------------------------------------------
+p1 = mpirun(1, small, "--db", path("n1.db"))
+p3 = mpirun(3, small, "--db", path("n3.db"))
+check("-n 1 sweep completes with exit 0", p1.returncode == 0, p1.err[-400:])
+check("-n 3 sweep completes with exit 0", p3.returncode == 0, p3.err[-400:])
+r1, r3 = results(path("n1.db")), results(path("n3.db"))
+check("12 jobs, all done", len(r1) == 12 and all(v[0] == "done" for v in r1.values()))
+check("-n 1 and -n 3 give identical curves and exponents", r1 == r3)
+c = sqlite3.connect(path("n3.db"))
+ranks = {r for (r,) in c.execute("select distinct rank from jobs")}
+nruns = c.execute("select count(*) from runs").fetchone()[0]
+prov = c.execute("select version, git, compiler, mpi, blas, sqlite, hosts, ranks from runs").fetchone()
+c.close()
+check("-n 3 used every rank, rank 0 included", ranks == {0, 1, 2}, str(ranks))
+check("runs row with provenance", nruns == 1 and all(prov) and prov[7] == 3, str(prov))
+
+# ---- rerun of a complete sweep does nothing --------------------------------------
+before = results(path("n1.db"))
+p = mpirun(1, small, "--db", path("n1.db"))
+check("rerunning a complete sweep exits 0 and changes no result", p.returncode == 0 and
+      results(path("n1.db")) == before)
+
+# ---- SIGKILL mid-sweep, then resume ------------------------------------------------
+LONG = SMALL.replace("iters = 60", "iters = 400").replace("log_every = 10", "log_every = 20")
+long_ini = write("long.ini", LONG)
+ref = mpirun(2, long_ini, "--db", path("ref.db"))
+check("reference run of the longer grid", ref.returncode == 0, ref.err[-300:])
+ref_res = results(path("ref.db"))
+
+db = path("killed.db")
+p = mpirun(2, long_ini, "--db", db, wait=False)
+ok = wait_for(lambda: count(db, "status='done'") >= 3)
+os.killpg(p.pid, signal.SIGKILL)
+p.wait()
+subprocess.run(["pkill", "-9", "-f", EXE + " sweep " + long_ini])
+c = sqlite3.connect(db)
+partial = c.execute("select count(*) from jobs where status='done'").fetchone()[0]
+c.close()
+check("SIGKILL mid-sweep left a partial database", ok and 0 < partial < 12, f"{partial} done")
+p = mpirun(2, long_ini, "--db", db)
+res = results(db)
+c = sqlite3.connect(db)
+attempts = c.execute("select max(attempts) from jobs").fetchone()[0]
+dup = c.execute("select count(*) - count(distinct job_id || ':' || iter) from curves").fetchone()[0]
+c.close()
+check("resume after SIGKILL: exit 0, every job done once, curves equal the uninterrupted run",
+      p.returncode == 0 and res == ref_res and dup == 0, p.err[-300:])
+check("jobs killed mid-run were retried (attempts counted)", attempts >= 2, f"max attempts {attempts}")
+
+# ---- SIGUSR1 to mpirun: checkpoint and exit 3 ---------------------------------------
+SLOW = """task = romo
+rule = bptt, eprop
+gain = 1.0
+hidden = 32
+batch = 16
+iters = 15000
+log_every = 250
+lyap_every = 2500
+"""
+slow = write("slow.ini", SLOW)
+ref = mpirun(2, slow, "--db", path("slow-ref.db"))
+slow_ref = results(path("slow-ref.db"))
+for sig, how in ((signal.SIGUSR1, "SIGUSR1 to mpirun"), (signal.SIGTERM, "SIGTERM to every process")):
+    db = path(f"slow-{sig}.db")
+    p = mpirun(2, slow, "--db", db, wait=False)
+    started = wait_for(lambda: os.path.exists(db) and running_jobs(db) == 2)
+    time.sleep(1.0)
+    if sig == signal.SIGUSR1:
+        p.send_signal(sig)
+    else:
+        os.killpg(p.pid, sig)  # mpirun and both ranks
+    out, err = p.communicate(timeout=120)
+    c = sqlite3.connect(db)
+    ck = c.execute("select count(*), min(iter) from checkpoints").fetchone()
+    pending = c.execute("select count(*) from jobs where status='pending'").fetchone()[0]
+    c.close()
+    code_ok = p.returncode == 3 if sig == signal.SIGUSR1 else p.returncode != 0
+    check(f"{how} mid-job: exit code {p.returncode}, 2 checkpoints saved mid-run, jobs pending",
+          started and code_ok and ck[0] == 2 and ck[1] > 0 and pending == 2, err[-400:])
+    p = mpirun(2, slow, "--db", db)
+    c = sqlite3.connect(db)
+    left = c.execute("select count(*) from checkpoints").fetchone()[0]
+    c.close()
+    check(f"{how}: resumed run completes bit-identical to an uninterrupted run, checkpoints cleared",
+          p.returncode == 0 and results(db) == slow_ref and left == 0, p.err[-300:])
+
+# ---- extending a grid ---------------------------------------------------------------
+db = path("extend.db")
+open(db, "wb").write(open(path("n1.db"), "rb").read())
+ext = write("ext.ini", SMALL.replace("gain = 0.5, 1.5", "gain = 0.5, 1.5, 2.5"))
+p = mpirun(1, ext, "--db", db)
+c = sqlite3.connect(db)
+n = c.execute("select count(*) from jobs").fetchone()[0]
+rows = c.execute("select count(*) from jobs where gain=2.5 and status='done'").fetchone()[0]
+runs_ext = c.execute("select count(*) from runs").fetchone()[0]
+c.close()
+old_same = {h: v for h, v in results(db).items() if h in r1} == r1
+check("extending a grid adds only the new jobs (6), old results untouched",
+      p.returncode == 0 and n == 18 and rows == 6 and old_same and "6 new" in p.err, p.err[-300:])
+
+# ---- a job that always kills its launch ------------------------------------------------
+crash = write("crash.ini", SMALL.replace("gain = 0.5, 1.5", "gain = 1").replace(
+    "task = romo, 2af", "task = romo").replace("rule = bptt, eprop, rflo", "rule = bptt") +
+    "seed = 0..2\n")
+db = path("crash.db")
+env = dict(ENV, RNNSWEEP_TEST_CRASH_SEED="1")
+codes = [mpirun(1, crash, "--db", db, "--max-attempts", "2", env=env).returncode for _ in range(4)]
+c = sqlite3.connect(db)
+st = dict(c.execute("select seed, status from jobs").fetchall())
+att = c.execute("select attempts, error from jobs where seed=1").fetchone()
+c.close()
+check("a job that always kills its launch is failed after --max-attempts 2; others done",
+      st == {0: "done", 1: "failed", 2: "done"} and codes[-1] == 0, f"{st} {att} codes {codes}")
+
+# ---- bad input: exit 2, database unchanged ------------------------------------------------
+good_db = path("n1.db")
+bad_files = {
+    "malformed.ini": ("task = romo\nthis line is not a key value pair\n", "malformed.ini:2"),
+    "unknown.ini": ("task = romo\nfoo = 3\n", "unknown.ini:2"),
+    "badtask.ini": ("task = romo, frobnicate\n", "badtask.ini:1"),
+    "nan.ini": ("gain = 1, nan\n", "nan.ini:1"),
+    "negsize.ini": ("hidden = -4\n", "negsize.ini:1"),
+    "reversed.ini": ("seed = 9..3\n", "reversed.ini:1"),
+    "emptylist.ini": ("gain = 1,,2\n", "emptylist.ini:1"),
+}
+for name, (text, where) in bad_files.items():
+    f = write(name, text)
+    h0 = sha(good_db)
+    p = mpirun(2, f, "--db", good_db)
+    check(f"bad sweep file {name}: exit 2, message names {where}, database unchanged",
+          p.returncode == 2 and where in p.err and sha(good_db) == h0, p.err.strip()[-200:])
+binf = path("binary.ini")
+open(binf, "wb").write(bytes(range(256)) * 4)
+p = mpirun(1, binf, "--db", path("never.db"))
+check("binary sweep file: exit 2, no database created",
+      p.returncode == 2 and "binary" in p.err and not os.path.exists(path("never.db")), p.err[-200:])
+p = mpirun(1, path("missing.ini"), "--db", path("never.db"))
+check("missing sweep file: exit 2", p.returncode == 2 and "missing.ini" in p.err)
+
+foreign = path("foreign.db")
+c = sqlite3.connect(foreign)
+c.execute("create table notes(x)")
+c.execute("insert into notes values ('precious')")
+c.commit()
+c.close()
+newer = path("newer.db")
+open(newer, "wb").write(open(good_db, "rb").read())
+c = sqlite3.connect(newer)
+c.execute("pragma user_version = 999")
+c.commit()
+c.close()
+textfile = write("text.db", "this is not a database\n" * 100)
+for db, what in ((foreign, "another application's database"), (newer, "a newer schema"),
+                 (textfile, "a text file")):
+    h0 = sha(db)
+    p = mpirun(1, small, "--db", db)
+    check(f"database that is {what}: exit 2, byte-for-byte unchanged",
+          p.returncode == 2 and sha(db) == h0 and os.path.basename(db) in p.err, p.err.strip()[-200:])
+
+# ---- a live launch holds the database; status while running; export -------------------------
+db = path("live.db")
+p = mpirun(1, slow, "--db", db, wait=False)
+wait_for(lambda: os.path.exists(db) and running_jobs(db) >= 1)
+q = mpirun(1, small, "--db", db)
+check("a second launch on a database in use is refused with exit 2",
+      q.returncode == 2 and "in use" in q.err, q.err.strip()[-200:])
+s = subprocess.run([EXE, "status", "--db", db], capture_output=True, text=True)
+check("status works while the sweep runs", s.returncode == 0 and "running" in s.stdout, s.stderr)
+p.send_signal(signal.SIGUSR1)
+p.communicate(timeout=120)
+check("interrupted launch exits 3", p.returncode == 3)
+
+out = path("export")
+c = sqlite3.connect(path("n1.db"))
+jid, N = c.execute("select id, hidden from jobs where rule='rflo' limit 1").fetchone()
+c.close()
+e = subprocess.run([EXE, "export", "--db", path("n1.db"), "--job", str(jid), "--out", out],
+                   capture_output=True, text=True)
+ok = e.returncode == 0
+if ok:
+    wi, wf = np.load(os.path.join(out, "init_W_rec.npy")), np.load(os.path.join(out, "final_W_rec.npy"))
+    ok = wi.shape == (N, N) and wf.shape == (N, N) and not np.array_equal(wi, wf) and \
+        os.path.exists(os.path.join(out, "B_fb.npy"))
+check("export writes initial and final weights (.npy, trained != initial)", ok, e.stderr)
+e = subprocess.run([EXE, "export", "--db", path("n1.db"), "--job", "99999", "--out", out + "2"],
+                   capture_output=True, text=True)
+check("export of a missing job: exit 2, nothing written", e.returncode == 2 and not os.path.exists(out + "2"))
+
+c = sqlite3.connect(path("n1.db"))
+summ = c.execute("select count(*) from summary").fetchone()[0]
+best = c.execute("select count(*) from best_lr").fetchone()[0]
+c.close()
+check("summary and best_lr views readable by Python's sqlite3", summ == 12 and best == 12,
+      f"{summ} {best}")
+
+print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
+sys.exit(1 if failures else 0)
