@@ -95,7 +95,8 @@ int cmd_train(int argc, char **argv)
     printf("iter,loss,accuracy\n");
     const int status = train_run(j, &h);
     static const char *const names[] = {"done", "diverged", "stopped", "timeout"};
-    fprintf(stderr, "status: %s after %ld iterations, %.2f s\n", names[status], train_iter(j),
+    const long done = train_iter(j) < c.iters ? train_iter(j) : c.iters;
+    fprintf(stderr, "status: %s after %ld of %ld iterations, %.2f s\n", names[status], done, c.iters,
             wall() - m.t0);
     train_free(j);
     return EXIT_OK;

@@ -132,7 +132,7 @@ static void check_checkpoint(int at)
     other.lr *= 2;
     train_job *d = train_alloc(&other, err);
     check("checkpoint of another config is refused", train_checkpoint_load(d, buf, n) != 0,
-          "%g bytes%.0s", (double)n, 0);
+          "%g-byte checkpoint offered to lr %g", (double)n, other.lr);
     train_free(d);
     free(buf);
     train_free(a);
