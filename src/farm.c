@@ -318,7 +318,7 @@ typedef struct master {
     long *ids;
     config *cfgs;
     size_t npending, next;
-    size_t done, failed, written, total, finished_before;
+    size_t done, failed, total, finished_before;
     int stopping, interrupted_jobs, error;
     double t0, last_progress;
 } master;
@@ -451,7 +451,6 @@ static void handle_result(master *m, const unsigned char *p, size_t n)
         fprintf(stderr, "rnnsweep sweep: database: %s\n", store_errmsg(m->st));
         m->error = 1;
     } else {
-        m->written++;
         if (rh.status == JOB_PENDING)
             m->interrupted_jobs++;
         else if (rh.status == JOB_FAILED)
@@ -635,7 +634,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const farm_op
         for (int r = 1; r < nranks; r++)
             MPI_Send(&code, sizeof code, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD);
     }
-    *done = m.written;
+    *done = m.done + m.failed; /* finished by this launch; checkpointed ones are not */
     free(m.slots), free(m.ids), free(m.cfgs);
     return rc;
 }
