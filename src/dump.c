@@ -153,15 +153,17 @@ static void put_batch(outdir *o, const task_batch *tb)
     }
 }
 
-/* Each tensor as prefix+name.npy with its shape; vectors stay 1-D. */
+/* Each tensor as prefix+name.npy with its SPEC §1 shape: b and b_out are
+ * vectors, the matrices stay 2-D even with one column (W_in (N,1) for romo). */
 static void put_params(outdir *o, const rnn_params *p, const char *prefix)
 {
     for (int t = 0; t < RNN_NTENSORS; t++) {
         int rows, cols;
         char name[64];
+        const int vector = t == RNN_B || t == RNN_B_OUT;
         rnn_tensor_shape(p, t, &rows, &cols);
         snprintf(name, sizeof name, "%s%s.npy", prefix, rnn_tensor_name(t));
-        put_f8(o, name, rnn_tensor(p, t), cols == 1 ? 1 : 2, rows, cols, 0);
+        put_f8(o, name, rnn_tensor(p, t), vector ? 1 : 2, rows, cols, 0);
     }
 }
 

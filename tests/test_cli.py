@@ -174,28 +174,44 @@ for task in ("romo", "2af", "dms"):
             ok = (np.abs(y - load(d, "y.npy")).max() < 1e-12 and load(d, "loss.npy").shape == ()
                   and abs(L - load(d, "loss.npy")) < 1e-12 * max(1, abs(L))
                   and all(G[n].shape == P[n].shape for n in NAMES)
+                  and P["W_in"].shape == (8, {"romo": 1}.get(task, 3)) and P["b"].shape == (8,)
                   and os.path.exists(os.path.join(d, "B_fb.npy")) == (rule == "rflo")
                   and cfg["objective"] == "task" and cfg["rule"] == rule)
             check(f"gradient dump {task} {rule} {act}: files, shapes, y and loss == numpy", ok)
             if rule != "bptt":
                 continue
             # Central differences of the numpy loss, every element (N=8: a few hundred).
-            worst = 0.0
+            # relu is smooth only between kinks: a difference whose +-eps runs put a
+            # unit on the other side of 0 is redone with a smaller step.  Romo starts
+            # with zero input and b = 0, so units sit exactly at relu's kink (h = 0)
+            # where the loss has no derivative: such elements are left out (the C
+            # test checks relu with nonzero biases).
+            base_sign = forward(P, load(d, "x.npy"), cfg)[1] > 0
+            worst, at_kink = 0.0, 0
             for n in NAMES:
                 fd = np.zeros_like(P[n])
+                skip = np.zeros(P[n].shape, bool)
                 for idx in np.ndindex(P[n].shape):
                     keep = P[n][idx]
-                    P[n][idx] = keep + 1e-6
-                    lp = loss_np(P, d, cfg)
-                    P[n][idx] = keep - 1e-6
-                    lm = loss_np(P, d, cfg)
+                    for eps in (1e-6, 1e-7, 1e-8):
+                        vals, same = [], True
+                        for s in (1, -1):
+                            P[n][idx] = keep + s * eps
+                            vals.append(loss_np(P, d, cfg))
+                            if act == "relu":
+                                same &= np.array_equal(forward(P, load(d, "x.npy"), cfg)[1] > 0, base_sign)
+                        fd[idx] = (vals[0] - vals[1]) / (2 * eps)
+                        if same:
+                            break
+                    skip[idx] = not same
                     P[n][idx] = keep
-                    fd[idx] = (lp - lm) / 2e-6
+                at_kink += skip.sum()
+                fd[skip] = G[n][skip]
                 scale = max(np.linalg.norm(fd), np.linalg.norm(G[n]), 1e-300)
                 worst = max(worst, np.linalg.norm(fd - G[n]) / scale)
-            tol = 1e-6 if act == "tanh" else 1e-4  # relu kinks cost accuracy here
-            check(f"gradient dump {task} bptt {act}: grad == numpy finite differences", worst < tol,
-                  f"worst rel err {worst:.2e}")
+            total = sum(P[n].size for n in NAMES)
+            check(f"gradient dump {task} bptt {act}: grad == numpy finite differences", worst < 1e-6
+                  and at_kink < total / 4, f"worst rel err {worst:.2e}, {at_kink} of {total} at a kink")
 
 # ---- lyap dumps, checked in numpy ------------------------------------------
 

@@ -1,0 +1,452 @@
+/* cmd_bench.c — `rnnsweep bench`: speed of training, exponents and flossing
+ * against the dgemm peak measured in the same run.
+ *
+ * What is timed (wall clock, or with --cpu-time the process's CPU time;
+ * medians over --reps runs, each run about --seconds long):
+ *   dgemm     cblas_dgemm at 1024^3 (the "peak" every other line is compared
+ *             with) and at the small shapes one training step uses;
+ *   train     one training iteration as train_run does it — task_batch_fill,
+ *             rule_gradient, adam_step — for romo, B = 32, N in {64, 256},
+ *             rules bptt, eprop, rflo;
+ *   lyap      lyap_driven, N = 256, k = 16, a romo batch of 32, QR every step;
+ *   floss     one full-mode floss_gradient, N = 256, k = 16, same batch.
+ * GFLOP/s are counted FLOPs (rule_flops, lyap_flops, floss_flops: the matrix
+ * products; elementwise work is not counted) over the median time.  Setup and
+ * a warm-up run are outside the timing; nothing is allocated inside it.
+ * With --json FILE the same numbers are also written as one JSON object
+ * (read by tools/bench to put them next to PyTorch's).
+ */
+#include "rnnsweep/adam.h"
+#include "rnnsweep/blasenv.h"
+#include "rnnsweep/cli.h"
+#include "rnnsweep/commands.h"
+#include "rnnsweep/config.h"
+#include "rnnsweep/floss.h"
+#include "rnnsweep/lyap.h"
+#include "rnnsweep/rnn.h"
+#include "rnnsweep/rule.h"
+#include "rnnsweep/task.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <gsl/gsl_cblas.h>
+#include <gsl/gsl_rng.h>
+
+enum { BENCH_B = 32, BENCH_K = 16, BENCH_LYAP_N = 256, MAX_REPS = 1000 };
+
+/* The clock of every measurement: wall time, or with --cpu-time the CPU time
+ * of this process (not counting time the scheduler gave to other processes,
+ * which is what a shared machine adds to wall time). */
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
+static double now(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static double tick(void)
+{
+    return now(bench_clock);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of v[0..n-1] (sorts v). */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* A timed operation: run(ctx) once per call. */
+typedef void (*bench_fn)(void *ctx);
+
+typedef struct timing {
+    double med, min, max; /* seconds per call */
+    long calls;           /* calls per run */
+} timing;
+
+/* Warm up, choose the calls per run so that a run lasts about `seconds`
+ * (at least min_calls), then time `reps` runs; per-call median, min, max. */
+static timing time_op(bench_fn run, void *ctx, int reps, double seconds, long min_calls)
+{
+    double t0 = tick();
+    run(ctx);
+    double one = tick() - t0;
+    t0 = tick();
+    run(ctx);
+    const double two = tick() - t0;
+    one = two < one ? two : one;
+    long calls = (long)ceil(seconds / (one > 1e-9 ? one : 1e-9));
+    if (calls < min_calls)
+        calls = min_calls;
+    double v[MAX_REPS];
+    for (int r = 0; r < reps; r++) {
+        t0 = tick();
+        for (long i = 0; i < calls; i++)
+            run(ctx);
+        v[r] = (tick() - t0) / calls;
+    }
+    timing t = {.calls = calls};
+    t.med = median(v, reps);
+    t.min = v[0];
+    t.max = v[reps - 1];
+    return t;
+}
+
+/* ---- dgemm ---- */
+
+typedef struct gemm_case {
+    const char *what;
+    int m, n, k;
+    int ta, tb; /* 1 = the operand is transposed */
+    double gflops;
+} gemm_case;
+
+typedef struct gemm_ctx {
+    const gemm_case *g;
+    double *A, *B, *C;
+} gemm_ctx;
+
+static void run_gemm(void *ctx)
+{
+    gemm_ctx *c = ctx;
+    const gemm_case *g = c->g;
+    cblas_dgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+                g->m, g->n, g->k, 1.0, c->A, g->ta ? g->m : g->k, c->B, g->tb ? g->k : g->n, 0.0,
+                c->C, g->n);
+}
+
+static int bench_gemm(gemm_case *g, int reps, double seconds)
+{
+    gemm_ctx c = {g, malloc((size_t)g->m * g->k * sizeof(double)),
+                  malloc((size_t)g->k * g->n * sizeof(double)),
+                  malloc((size_t)g->m * g->n * sizeof(double))};
+    if (!c.A || !c.B || !c.C) {
+        free(c.A), free(c.B), free(c.C);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)g->m * g->k; i++)
+        c.A[i] = 1.0 / (1.0 + (double)(i % 17));
+    for (size_t i = 0; i < (size_t)g->k * g->n; i++)
+        c.B[i] = 1.0 / (2.0 + (double)(i % 13));
+    timing t = time_op(run_gemm, &c, reps, seconds, 1);
+    g->gflops = 2.0 * g->m * g->n * g->k / t.med * 1e-9;
+    free(c.A), free(c.B), free(c.C);
+    return 0;
+}
+
+/* ---- one training iteration, as train_run does it ---- */
+
+typedef struct train_ctx {
+    int rule;
+    rnn_params p, grad;
+    rnn_cache c;
+    task_batch *tb;
+    rule_work *w;
+    adam *opt;
+    double *B_fb;
+    gsl_rng *r;
+    double loss;
+} train_ctx;
+
+static void run_train(void *ctx)
+{
+    train_ctx *t = ctx;
+    task_batch_fill(t->tb, t->r);
+    t->loss = rule_gradient(t->rule, &t->p, t->B_fb, ACT_TANH, 0.5, t->tb, &t->c, &t->grad, t->w);
+    adam_step(t->opt, t->p.data, t->grad.data, 1e-3);
+}
+
+typedef struct train_case {
+    int N, rule;
+    timing t;
+    double gflops;
+} train_case;
+
+static int bench_train(train_case *tc, int reps, double seconds)
+{
+    int T, I, O;
+    task_dims(TASK_ROMO, &T, &I, &O);
+    const int N = tc->N, B = BENCH_B;
+    train_ctx t = {.rule = tc->rule};
+    int ok = rnn_params_alloc(&t.p, N, I, O) == 0 && rnn_params_alloc(&t.grad, N, I, O) == 0 &&
+             rnn_cache_alloc(&t.c, T, B, N, O) == 0;
+    t.tb = task_batch_alloc(TASK_ROMO, B);
+    t.w = rule_work_alloc(T, B, N, I, O);
+    t.opt = adam_alloc(t.p.size);
+    t.B_fb = malloc((size_t)N * O * sizeof(double));
+    t.r = gsl_rng_alloc(gsl_rng_mt19937);
+    int rc = -1;
+    if (ok && t.tb && t.w && t.opt && t.B_fb && t.r) {
+        gsl_rng_set(t.r, 1);
+        rnn_params_init(&t.p, 1.0, t.r);
+        rule_feedback_init(t.B_fb, N, O, t.r);
+        tc->t = time_op(run_train, &t, reps, seconds, 3);
+        tc->gflops = rule_flops(tc->rule, T, B, N, I, O) / tc->t.med * 1e-9;
+        rc = isfinite(t.loss) ? 0 : -1;
+    }
+    rnn_params_free(&t.p);
+    rnn_params_free(&t.grad);
+    rnn_cache_free(&t.c);
+    task_batch_free(t.tb);
+    rule_work_free(t.w);
+    adam_free(t.opt);
+    free(t.B_fb);
+    gsl_rng_free(t.r);
+    return rc;
+}
+
+/* ---- exponents and flossing at N = 256, k = 16 ---- */
+
+typedef struct dyn_ctx {
+    rnn_params p, grad;
+    rnn_cache c;
+    task_batch *tb;
+    lyap_work *lw;
+    floss_work *fw;
+    double *Q0, *lam;
+    double value;
+} dyn_ctx;
+
+static void run_lyap(void *ctx)
+{
+    dyn_ctx *d = ctx;
+    d->value = lyap_driven(&d->p, ACT_TANH, 0.5, &d->c, d->Q0, BENCH_K, 0, 1, d->lam, d->lw);
+}
+
+static void run_floss(void *ctx)
+{
+    dyn_ctx *d = ctx;
+    d->value = floss_gradient(FLOSS_FULL, &d->p, ACT_TANH, 0.5, d->tb->x, d->Q0, 0, &d->grad,
+                              d->lam, d->fw);
+}
+
+typedef struct dyn_result {
+    timing lyap, floss;
+    double lyap_gflops, floss_gflops;
+    int lyap_ok, floss_ok;
+} dyn_result;
+
+static void bench_dynamics(dyn_result *res, int reps, double seconds)
+{
+    int T, I, O;
+    task_dims(TASK_ROMO, &T, &I, &O);
+    const int N = BENCH_LYAP_N, B = BENCH_B, k = BENCH_K;
+    dyn_ctx d = {0};
+    int ok = rnn_params_alloc(&d.p, N, I, O) == 0 && rnn_params_alloc(&d.grad, N, I, O) == 0 &&
+             rnn_cache_alloc(&d.c, T, B, N, O) == 0;
+    d.tb = task_batch_alloc(TASK_ROMO, B);
+    d.lw = lyap_work_alloc(N, k, B);
+    d.fw = floss_work_alloc(T, B, N, I, O, k);
+    d.Q0 = malloc((size_t)N * k * sizeof(double));
+    d.lam = malloc((size_t)B * k * sizeof(double));
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    memset(res, 0, sizeof *res);
+    if (ok && d.tb && d.lw && d.Q0 && d.lam && r) {
+        gsl_rng_set(r, 2);
+        rnn_params_init(&d.p, 1.0, r);
+        task_batch_fill(d.tb, r);
+        lyap_q0(d.Q0, N, k, r);
+        rnn_forward(&d.p, ACT_TANH, 0.5, d.tb->x, &d.c);
+        res->lyap = time_op(run_lyap, &d, reps, seconds, 2);
+        res->lyap_gflops = lyap_flops(T, B, N, k) / res->lyap.med * 1e-9;
+        res->lyap_ok = d.value == 0;
+        if (d.fw) {
+            res->floss = time_op(run_floss, &d, reps, seconds, 2);
+            res->floss_gflops = floss_flops(FLOSS_FULL, T, B, N, k) / res->floss.med * 1e-9;
+            res->floss_ok = isfinite(d.value);
+        }
+    }
+    rnn_params_free(&d.p);
+    rnn_params_free(&d.grad);
+    rnn_cache_free(&d.c);
+    task_batch_free(d.tb);
+    lyap_work_free(d.lw);
+    floss_work_free(d.fw);
+    free(d.Q0);
+    free(d.lam);
+    gsl_rng_free(r);
+}
+
+/* ---- command ---- */
+
+static cli_opt opts[] = {
+    {"reps", "R", "runs per measurement; the median is reported (default 7)", NULL},
+    {"seconds", "S", "target length of one run in seconds (default 0.2)", NULL},
+    {"quick", NULL, "3 runs of about 0.05 s each: a smoke test, not a measurement", NULL},
+    {"cpu-time", NULL, "time with this process's CPU time instead of wall time (busy machines)", NULL},
+    {"json", "FILE", "also write the results as one JSON object to FILE ('-' = stdout)", NULL},
+};
+enum { O_REPS, O_SECONDS, O_QUICK, O_CPU, O_JSON, NOPTS };
+
+static cli_cmd cmd = {
+    "bench", "rnnsweep bench [--reps R] [--seconds S] [--quick] [--cpu-time] [--json FILE]",
+    "Time one training iteration (task batch + rule gradient + Adam step) on romo,\n"
+    "B=32, N=64 and 256, for bptt, eprop and rflo; the Lyapunov exponents (N=256,\n"
+    "k=16) and one full flossing step; and cblas_dgemm, single-core, at 1024^3 (the\n"
+    "peak) and at the model's shapes. Times are medians of R runs; GFLOP/s count\n"
+    "the matrix products. Run on an idle machine: other load shows up directly.",
+    opts, NOPTS, 0};
+
+static const char *const rule_name[] = {"bptt", "eprop", "rflo"};
+
+int cmd_bench(int argc, char **argv)
+{
+    int rc = cli_parse(&cmd, argc, argv, NULL, NULL);
+    if (rc)
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    long reps = 7;
+    double seconds = 0.2;
+    if (opts[O_QUICK].value) {
+        reps = 3;
+        seconds = 0.05;
+    }
+    if (opts[O_REPS].value && cli_long(&cmd, &opts[O_REPS], 1, MAX_REPS, &reps) != 0)
+        return EXIT_USAGE;
+    if (opts[O_SECONDS].value) {
+        char *end;
+        seconds = strtod(opts[O_SECONDS].value, &end);
+        if (end == opts[O_SECONDS].value || *end || !(seconds > 0 && seconds <= 60)) {
+            fprintf(stderr, "rnnsweep bench: --seconds: '%s' must be a number in (0, 60]\n",
+                    opts[O_SECONDS].value);
+            return EXIT_USAGE;
+        }
+    }
+    FILE *js = NULL;
+    if (opts[O_JSON].value) {
+        js = strcmp(opts[O_JSON].value, "-") == 0 ? stdout : fopen(opts[O_JSON].value, "w");
+        if (!js) {
+            fprintf(stderr, "rnnsweep bench: --json: cannot write '%s'\n", opts[O_JSON].value);
+            return EXIT_USAGE;
+        }
+    }
+    FILE *out = js == stdout ? stderr : stdout;
+    const int R = (int)reps;
+    if (opts[O_CPU].value)
+        bench_clock = CLOCK_PROCESS_CPUTIME_ID;
+    const double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_PROCESS_CPUTIME_ID);
+
+    fprintf(out, "rnnsweep bench: OpenBLAS core %s, %d thread(s); medians of %d runs of ~%.2g s %s\n\n",
+            blasenv_core(), blasenv_threads(), R, seconds,
+            opts[O_CPU].value ? "(CPU time)" : "(wall time)");
+
+    /* dgemm: the peak, then the shapes of one training step (B = 32, T*B = 1792). */
+    gemm_case gemms[] = {
+        {"peak: square", 1024, 1024, 1024, 0, 0, 0},
+        {"step N=256: G W_rec", 32, 256, 256, 0, 0, 0},
+        {"step N=256: R W_rec^T", 32, 256, 256, 0, 1, 0},
+        {"step N=64:  G W_rec", 32, 64, 64, 0, 0, 0},
+        {"step N=64:  R W_rec^T", 32, 64, 64, 0, 1, 0},
+        {"dW_rec N=256: U^T R", 256, 256, 1792, 1, 0, 0},
+        {"dW_rec N=64:  U^T R", 64, 64, 1792, 1, 0, 0},
+    };
+    const int ngemm = (int)(sizeof gemms / sizeof gemms[0]);
+    fprintf(out, "%-24s %18s %9s %7s\n", "dgemm (row-major)", "m x n x k", "GFLOP/s", "% peak");
+    for (int i = 0; i < ngemm; i++) {
+        gemm_case *g = &gemms[i];
+        if (bench_gemm(g, R, seconds) != 0) {
+            fprintf(stderr, "rnnsweep bench: out of memory\n");
+            return EXIT_FAIL;
+        }
+        char shape[40];
+        snprintf(shape, sizeof shape, "%dx%dx%d %s%s", g->m, g->n, g->k, g->ta ? "T" : "N",
+                 g->tb ? "T" : "N");
+        fprintf(out, "%-24s %18s %9.1f %6.0f%%\n", g->what, shape, g->gflops,
+                100 * g->gflops / gemms[0].gflops);
+        fflush(out);
+    }
+    const double peak = gemms[0].gflops;
+
+    int T, I, O;
+    task_dims(TASK_ROMO, &T, &I, &O);
+    train_case tcs[6];
+    int ntc = 0;
+    fprintf(out, "\ntraining iteration, romo T=%d B=%d (task batch + gradient + Adam)\n", T, BENCH_B);
+    fprintf(out, "%-6s %5s %10s %19s %8s %8s %7s\n", "rule", "N", "ms/iter", "(min .. max)",
+            "MFLOP", "GFLOP/s", "% peak");
+    static const int sizes[] = {64, 256};
+    for (int s = 0; s < 2; s++)
+        for (int rule = 0; rule < 3; rule++) {
+            train_case *tc = &tcs[ntc++];
+            *tc = (train_case){.N = sizes[s], .rule = rule};
+            if (bench_train(tc, R, seconds) != 0) {
+                fprintf(stderr, "rnnsweep bench: training %s N=%d failed (memory or divergence)\n",
+                        rule_name[rule], sizes[s]);
+                return EXIT_FAIL;
+            }
+            char range[40];
+            snprintf(range, sizeof range, "(%.3f .. %.3f)", 1e3 * tc->t.min, 1e3 * tc->t.max);
+            fprintf(out, "%-6s %5d %10.3f %19s %8.1f %8.1f %6.0f%%\n", rule_name[rule], tc->N,
+                    1e3 * tc->t.med, range, 1e-6 * rule_flops(rule, T, BENCH_B, tc->N, I, O),
+                    tc->gflops, 100 * tc->gflops / peak);
+            fflush(out);
+        }
+
+    dyn_result d;
+    bench_dynamics(&d, R, seconds);
+    fprintf(out, "\nexponents and flossing, N=%d k=%d, romo batch of %d, QR every step\n",
+            BENCH_LYAP_N, BENCH_K, BENCH_B);
+    fprintf(out, "%-22s %10s %19s %8s %8s %7s\n", "", "ms/call", "(min .. max)", "MFLOP",
+            "GFLOP/s", "% peak");
+    char range[40];
+    if (d.lyap_ok) {
+        snprintf(range, sizeof range, "(%.2f .. %.2f)", 1e3 * d.lyap.min, 1e3 * d.lyap.max);
+        fprintf(out, "%-22s %10.2f %19s %8.1f %8.1f %6.0f%%\n", "lyap_driven", 1e3 * d.lyap.med,
+                range, 1e-6 * lyap_flops(T, BENCH_B, BENCH_LYAP_N, BENCH_K), d.lyap_gflops,
+                100 * d.lyap_gflops / peak);
+    } else {
+        fprintf(out, "%-22s failed\n", "lyap_driven");
+    }
+    if (d.floss_ok) {
+        snprintf(range, sizeof range, "(%.2f .. %.2f)", 1e3 * d.floss.min, 1e3 * d.floss.max);
+        fprintf(out, "%-22s %10.2f %19s %8.1f %8.1f %6.0f%%\n", "floss_gradient full",
+                1e3 * d.floss.med, range,
+                1e-6 * floss_flops(FLOSS_FULL, T, BENCH_B, BENCH_LYAP_N, BENCH_K), d.floss_gflops,
+                100 * d.floss_gflops / peak);
+    } else {
+        fprintf(out, "%-22s failed\n", "floss_gradient full");
+    }
+
+    /* A process that got much less than one core was sharing it: say so. */
+    const double busy = (now(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / (now(CLOCK_MONOTONIC) - wall0);
+    fprintf(out, "\nthis process was on a CPU %.0f%% of the wall time%s\n", 100 * busy,
+            busy < 0.9 ? ": the machine is busy, wall times include waiting (see --cpu-time)" : "");
+
+    if (js) {
+        fprintf(js, "{\"core\": \"%s\", \"threads\": %d, \"reps\": %d, \"seconds\": %g, "
+                    "\"clock\": \"%s\", \"cpu_share\": %.3f,\n",
+                blasenv_core(), blasenv_threads(), R, seconds, opts[O_CPU].value ? "cpu" : "wall", busy);
+        fprintf(js, " \"peak_gflops\": %.3f,\n \"dgemm\": [", peak);
+        for (int i = 0; i < ngemm; i++)
+            fprintf(js, "%s\n  {\"what\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"ta\": %d, "
+                        "\"tb\": %d, \"gflops\": %.3f}", i ? "," : "", gemms[i].what, gemms[i].m,
+                    gemms[i].n, gemms[i].k, gemms[i].ta, gemms[i].tb, gemms[i].gflops);
+        fprintf(js, "],\n \"train\": [");
+        for (int i = 0; i < ntc; i++)
+            fprintf(js, "%s\n  {\"task\": \"romo\", \"T\": %d, \"B\": %d, \"N\": %d, "
+                        "\"rule\": \"%s\", \"ms\": %.5f, \"ms_min\": %.5f, \"ms_max\": %.5f, "
+                        "\"iters_per_run\": %ld, \"gflops\": %.3f}",
+                    i ? "," : "", T, BENCH_B, tcs[i].N, rule_name[tcs[i].rule], 1e3 * tcs[i].t.med,
+                    1e3 * tcs[i].t.min, 1e3 * tcs[i].t.max, tcs[i].t.calls, tcs[i].gflops);
+        fprintf(js, "],\n \"lyap\": {\"ok\": %d, \"N\": %d, \"k\": %d, \"ms\": %.4f, \"gflops\": %.3f},\n",
+                d.lyap_ok, BENCH_LYAP_N, BENCH_K, 1e3 * d.lyap.med, d.lyap_gflops);
+        fprintf(js, " \"floss\": {\"ok\": %d, \"mode\": \"full\", \"N\": %d, \"k\": %d, \"ms\": %.4f, "
+                    "\"gflops\": %.3f}}\n",
+                d.floss_ok, BENCH_LYAP_N, BENCH_K, 1e3 * d.floss.med, d.floss_gflops);
+        if (js != stdout && fclose(js) != 0) {
+            fprintf(stderr, "rnnsweep bench: --json: error writing '%s'\n", opts[O_JSON].value);
+            return EXIT_FAIL;
+        }
+    }
+    return (d.lyap_ok && d.floss_ok) ? EXIT_OK : EXIT_FAIL;
+}
