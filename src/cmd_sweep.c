@@ -10,6 +10,7 @@
 #include "rnnsweep/blasenv.h"
 #include "rnnsweep/cli.h"
 #include "rnnsweep/commands.h"
+#include "version.h"
 #include "rnnsweep/farm.h"
 #include "rnnsweep/store.h"
 #include "rnnsweep/sweep.h"

@@ -2,6 +2,7 @@
 #include "rnnsweep/blasenv.h"
 #include "rnnsweep/cli.h"
 #include "rnnsweep/commands.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <string.h>
