@@ -227,6 +227,36 @@ c.close()
 check("a job that always kills its launch is failed after --max-attempts 2; others done",
       st == {0: "done", 1: "failed", 2: "done"} and codes[-1] == 0, f"{st} {att} codes {codes}")
 
+# ---- divergence and the per-job time limit ------------------------------------------
+odd = write("odd.ini", """[diverges]
+activation = relu
+alpha = 1
+gain = 5
+lr = 1000
+hidden = 16
+batch = 4
+iters = 300
+
+[slow]
+hidden = 64
+iters = 1000000
+log_every = 100
+""")
+db = path("odd.db")
+p = mpirun(1, odd, "--db", db, "--job-time-limit", "2")
+c = sqlite3.connect(db)
+st = dict(c.execute("select activation, status from jobs").fetchall())
+err = dict(c.execute("select activation, error from jobs").fetchall())
+rows = dict(c.execute("select j.activation, count(c.iter) from jobs j left join curves c on c.job_id = j.id "
+                      "group by j.id").fetchall())
+c.close()
+check("a non-finite loss is status 'diverged' with its curve up to it",
+      st.get("relu") == "diverged" and rows.get("relu", 0) >= 1 and "non-finite" in (err.get("relu") or ""),
+      f"{st} {rows} {err}")
+check("--job-time-limit ends a long job with status 'timeout' and its partial curve",
+      p.returncode == 0 and st.get("tanh") == "timeout" and rows.get("tanh", 0) > 2
+      and "time limit" in (err.get("tanh") or ""), f"{st} {rows}")
+
 # ---- bad input: exit 2, database unchanged ------------------------------------------------
 good_db = path("n1.db")
 bad_files = {
