@@ -154,8 +154,10 @@ static int setup(const sweep_args *a, sweep **sw, store **st, long *sweep_id)
     return EXIT_OK;
 }
 
-/* Comma-separated distinct host names of all ranks (collective). */
-static void gather_hosts(int rank, int size, char *out, size_t n)
+/* Every rank's processor name (collective): on rank 0 a malloc'ed array of
+ * size * MPI_MAX_PROCESSOR_NAME chars (rank r at r * MPI_MAX_PROCESSOR_NAME)
+ * and the comma-separated distinct names in `joined`; NULL elsewhere. */
+static char *gather_hosts(int rank, int size, char *joined, size_t n)
 {
     char name[MPI_MAX_PROCESSOR_NAME] = {0};
     int len;
@@ -163,24 +165,24 @@ static void gather_hosts(int rank, int size, char *out, size_t n)
     char *all = rank == 0 ? calloc((size_t)size, MPI_MAX_PROCESSOR_NAME) : NULL;
     MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0,
                MPI_COMM_WORLD);
-    out[0] = 0;
+    joined[0] = 0;
     if (rank != 0 || !all)
-        return;
+        return all;
     for (int r = 0; r < size; r++) {
         const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;
         int seen = 0;
         for (int q = 0; q < r; q++)
             seen |= strcmp(h, all + (size_t)q * MPI_MAX_PROCESSOR_NAME) == 0;
         if (!seen) {
-            size_t l = strlen(out);
-            snprintf(out + l, n - l, "%s%s", l ? "," : "", h);
+            size_t l = strlen(joined);
+            snprintf(joined + l, n - l, "%s%s", l ? "," : "", h);
         }
     }
-    free(all);
+    return all;
 }
 
 static int run_master(const sweep_args *a, store *st, long sweep_id, int size, const char *hosts,
-                      int argc, char **argv)
+                      const char *rank_hosts, int argc, char **argv)
 {
     char mpi[MPI_MAX_LIBRARY_VERSION_STRING], blas[64], cmdline[2048] = "rnnsweep";
     int len;
@@ -200,7 +202,8 @@ static int run_master(const sweep_args *a, store *st, long sweep_id, int size, c
         return FARM_ERROR;
     }
     size_t done;
-    int rc = farm_master(st, sweep_id, run_id, size, &a->fo, &done);
+    int rc = farm_master(st, sweep_id, run_id, size, rank_hosts, MPI_MAX_PROCESSOR_NAME, &a->fo,
+                         &done);
     store_run_end(st, run_id, rc == FARM_ABANDONED ? EXIT_INTERRUPTED : rc, done);
     if (rc == FARM_DONE)
         fprintf(stderr, "[sweep] complete: results in %s (rnnsweep status --db %s)\n", a->db, a->db);
@@ -271,10 +274,15 @@ int cmd_sweep(int argc, char **argv)
         return code;
     }
     char hosts[1024];
-    gather_hosts(rank, size, hosts, sizeof hosts);
+    char *rank_hosts = gather_hosts(rank, size, hosts, sizeof hosts);
     int rc;
+    if (rank == 0 && !rank_hosts) {
+        fprintf(stderr, "rnnsweep sweep: out of memory\n");
+        MPI_Abort(MPI_COMM_WORLD, EXIT_FAIL);
+    }
     if (rank == 0) {
-        rc = run_master(&a, st, sweep_id, size, hosts, argc, argv);
+        rc = run_master(&a, st, sweep_id, size, hosts, rank_hosts, argc, argv);
+        free(rank_hosts);
         store_close(st);
         sweep_free(sw);
         if (rc == FARM_ABANDONED || rc == FARM_ERROR) /* ranks may be mid-job: end them all */

@@ -313,6 +313,8 @@ typedef struct master {
     long run_id;
     const farm_opts *o;
     int nranks;
+    const char *hosts; /* rank r's host at hosts + r * stride */
+    size_t stride;
     slot *slots;   /* [0] local thread, [r] rank r */
     local loc;
     long *ids;
@@ -366,7 +368,7 @@ static int next_job(master *m, int rank, buf *msg, long *job_id)
     m->next++;
     void *ck = NULL;
     size_t nck = 0;
-    if (store_claim(m->st, id, m->run_id, "", rank) != STORE_OK ||
+    if (store_claim(m->st, id, m->run_id, m->hosts + (size_t)rank * m->stride, rank) != STORE_OK ||
         store_checkpoint_get(m->st, id, &ck, &nck) != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: database: %s\n", store_errmsg(m->st));
         free(ck);
@@ -548,8 +550,8 @@ static void interrupt_all(master *m)
         }
 }
 
-int farm_master(store *st, long sweep_id, long run_id, int nranks, const farm_opts *o,
-                size_t *done)
+int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *hosts,
+                size_t stride, const farm_opts *o, size_t *done)
 {
     master m;
     memset(&m, 0, sizeof m);
@@ -557,6 +559,8 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const farm_op
     m.run_id = run_id;
     m.o = o;
     m.nranks = nranks;
+    m.hosts = hosts;
+    m.stride = stride;
     *done = 0;
     size_t counts[6];
     if (store_pending(st, sweep_id, &m.ids, &m.cfgs, &m.npending) != STORE_OK ||
@@ -572,10 +576,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const farm_op
         free(m.slots), free(m.ids), free(m.cfgs);
         return FARM_ERROR;
     }
-    char host[MPI_MAX_PROCESSOR_NAME];
-    int hl;
-    MPI_Get_processor_name(host, &hl);
-    m.loc.host = host;
+    m.loc.host = hosts;
     pthread_mutex_init(&m.loc.mu, NULL);
     pthread_cond_init(&m.loc.cv, NULL);
     if (pthread_create(&m.loc.thread, NULL, local_main, &m.loc) != 0) {

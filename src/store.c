@@ -1570,12 +1570,12 @@ static int print_runs(store *s, FILE *f, sqlite3_int64 remaining)
             fprintf(f, "  started %s, not finished (running, or killed)\n", TXT(2));
 #undef TXT
         double mean = sqlite3_column_double(st, 11);
-        int workers = ranks > 1 ? ranks - 1 : 1;
+        int workers = ranks > 0 ? ranks : 1; /* rank 0 trains too */
         if (remaining > 0 && mean > 0) {
             char a[32], b[32];
             fmt_duration(mean, a);
             fmt_duration(mean * (double)remaining / workers, b);
-            fprintf(f, "  mean job %s; %lld jobs left: about %s with %d workers\n", a,
+            fprintf(f, "  mean job %s; %lld jobs left: about %s with %d rank(s) training\n", a,
                     (long long)remaining, b, workers);
         }
         sr = SQLITE_DONE;

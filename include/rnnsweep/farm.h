@@ -36,10 +36,11 @@ enum farm_rc {
 void farm_signals_install(void);
 
 /* Rank 0: run the sweep's pending jobs on ranks 0..nranks-1 until none is
- * left or a signal stops it; returns enum farm_rc. *done counts results
- * written by this launch. */
-int farm_master(store *st, long sweep_id, long run_id, int nranks, const farm_opts *o,
-                size_t *done);
+ * left or a signal stops it; returns enum farm_rc.  hosts holds each rank's
+ * processor name, one every `stride` chars (recorded when a job is claimed).
+ * *done counts jobs finished by this launch. */
+int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *hosts,
+                size_t stride, const farm_opts *o, size_t *done);
 
 /* Ranks > 0: serve jobs until the master says stop; returns the exit code
  * the master sent (0 or 3), or FARM_ERROR. */
