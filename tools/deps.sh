@@ -19,6 +19,10 @@ deps_install() {
   apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The build needs these; the tests and plots add Python's numpy and matplotlib.
-BUILD_PKGS=(gcc pkg-config meson ninja-build libgsl-dev libopenblas-dev libsqlite3-dev
-            libopenmpi-dev openmpi-bin libinih-dev sqlite3 python3 python3-numpy)
+# The build needs these; the tests and plots add Python's numpy and
+# matplotlib, the sqlite3 CLI, procps (pkill) and git (the build records the
+# commit).  SLURM and munge are installed by tools/slurm-local when the SLURM
+# test starts them.
+BUILD_PKGS=(gcc pkg-config meson ninja-build git libgsl-dev libopenblas-dev libsqlite3-dev
+            libopenmpi-dev openmpi-bin openssh-client libinih-dev sqlite3 procps
+            python3 python3-numpy python3-matplotlib)
