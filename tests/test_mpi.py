@@ -136,7 +136,8 @@ check("rerunning a complete sweep exits 0 and changes no result", p.returncode =
       results(path("n1.db")) == before)
 
 # ---- SIGKILL mid-sweep, then resume ------------------------------------------------
-LONG = SMALL.replace("iters = 60", "iters = 400").replace("log_every = 10", "log_every = 20")
+LONG = SMALL.replace("iters = 60", "iters = 3000").replace("log_every = 10", "log_every = 100").replace(
+    "hidden = 16", "hidden = 32")  # ~1 s per job: the kill lands mid-sweep
 long_ini = write("long.ini", LONG)
 ref = mpirun(2, long_ini, "--db", path("ref.db"))
 check("reference run of the longer grid", ref.returncode == 0, ref.err[-300:])
