@@ -21,17 +21,18 @@
  * Workload: training calls rule_gradient once per iteration, romo T = 56,
  * B = 32, N = 64..512.  The 2(T-1) products of a (B,N) block with W_rec or
  * W_rec^T (forward h_t += a r_{t-1} W_rec^T, backward g_t += a g_{t+1} W_rec)
- * are two thirds of the FLOPs; they run on a kernel with W_rec packed once
- * per gradient (below), which is why the forward pass of rule_gradient is
- * here rather than rnn_forward (same arithmetic, same results to rounding).
- * Everything else is elementwise, in one pass per step and direction.
+ * are two thirds of the FLOPs; they run on the packed-operand kernel
+ * (kernel.h): the forward ones in rnn_forward on the cache's packed W_rec^T,
+ * the backward ones here on W_rec packed once per gradient.  Everything else
+ * is elementwise, in one pass per step and direction.
  *
  * The workspace holds G (T,B,N), dY (T,B,O), F^T for rflo, the (I,N)
- * accumulator of dW_in, the two packed copies of W_rec, one step's packed
- * r_{t-1}, and the online e-prop traces; rule_gradient allocates nothing.
+ * accumulator of dW_in, the packed W_rec, one step's packed r_{t-1}, and the
+ * online e-prop traces; rule_gradient allocates nothing.
  */
 #include "rnnsweep/rule.h"
 #include "rnnsweep/config.h"
+#include "kernel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -39,178 +40,11 @@
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_randist.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
-/* Hot elementwise loops are compiled for AVX-512, AVX2 and the baseline and
- * chosen at load time (the default x86-64 target has only SSE2). */
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef SIMD_CLONES
-#define SIMD_CLONES
-#endif
-
-/* ---- Products C += alpha A P with a packed right operand P ----
- *
- * A BLAS call packs its operands on every call: for the per-step products,
- * (B,N)x(N,N) with the same W_rec 2(T-1) times per gradient, that repacking
- * was a fifth of the whole gradient at N = 256.  Here P (K,N) is packed once
- * per gradient into panels of PK_NR = 16 columns, panel j holding rows
- * P[k][16j .. 16j+15] for k = 0..K-1 contiguously (zeros past N), and an
- * AVX-512 kernel computes 8x16 tiles of C, 16 accumulators, broadcasting A's
- * elements straight from its rows (A needs no packing).  K is blocked by
- * PK_KC so that a panel block stays in L1.  Measured on this machine class at
- * B = 32: ~1.6x OpenBLAS's dgemm at N = 256, on a par at N = 64.  Without
- * AVX-512 the products go to cblas_dgemm instead. */
-enum { PK_NR = 16, PK_KC = 256 };
-
 /* dW_rec = a sum_t g_t^T r_{t-1}: up to this N as a rank-B update per step on
  * the kernel (g_t still in cache, dW_rec fits in L2; 1.15-1.35x OpenBLAS's
  * single dgemm at N = 32..128 here), above it as one dgemm (OpenBLAS is
  * faster once dW_rec no longer stays in L2). */
 enum { DW_STEP_MAX_N = 128 };
-
-/* Doubles of a packed (K,N) operand. */
-static size_t pk_size(int K, int N)
-{
-    return (size_t)((N + PK_NR - 1) / PK_NR) * PK_NR * (size_t)K;
-}
-
-/* Pack P (K,N) = M (trans = 0) or M^T (trans = 1), M row-major, rows ld apart. */
-static void pk_pack(int K, int N, const double *restrict M, size_t ld, int trans,
-                    double *restrict P)
-{
-    for (int j0 = 0; j0 < N; j0 += PK_NR) {
-        double *dst = P + (size_t)j0 * K;
-        const int nc = N - j0 < PK_NR ? N - j0 : PK_NR;
-        for (int k = 0; k < K; k++) {
-            double *d = dst + (size_t)k * PK_NR;
-            if (trans)
-                for (int c = 0; c < nc; c++)
-                    d[c] = M[(size_t)(j0 + c) * ld + k];
-            else if (nc == PK_NR)
-                memcpy(d, M + (size_t)k * ld + j0, PK_NR * sizeof(double));
-            else
-                memcpy(d, M + (size_t)k * ld + j0, (size_t)nc * sizeof(double));
-            for (int c = nc; c < PK_NR; c++)
-                d[c] = 0.0;
-        }
-    }
-}
-
-#if defined(__x86_64__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-/* C[0..MR-1][0..15] (masks m0, m1 for columns 0-7, 8-15) += alpha A P over
- * K, P one panel block (K,16); A's element (m,k) is A[m*lda + k], or
- * A[k*lda + m] if TA (A^T stored).  TA and MR are constants at every call, so
- * the accumulators stay in registers. */
-__attribute__((target("avx512f"), always_inline)) static inline void
-pk_tile(const int TA, const int MR, int K, const double *restrict A, size_t lda,
-        const double *restrict P, double *restrict C, size_t ldc, double alpha, __mmask8 m0,
-        __mmask8 m1)
-{
-    __m512d c0[8], c1[8];
-    for (int m = 0; m < MR; m++) {
-        c0[m] = _mm512_setzero_pd();
-        c1[m] = _mm512_setzero_pd();
-    }
-    for (int k = 0; k < K; k++) {
-        const __m512d b0 = _mm512_load_pd(P + (size_t)PK_NR * k);
-        const __m512d b1 = _mm512_load_pd(P + (size_t)PK_NR * k + 8);
-        for (int m = 0; m < MR; m++) {
-            const __m512d a = _mm512_set1_pd(TA ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k]);
-            c0[m] = _mm512_fmadd_pd(a, b0, c0[m]);
-            c1[m] = _mm512_fmadd_pd(a, b1, c1[m]);
-        }
-    }
-    const __m512d va = _mm512_set1_pd(alpha);
-    for (int m = 0; m < MR; m++) {
-        double *cr = C + (size_t)m * ldc;
-        _mm512_mask_storeu_pd(cr, m0, _mm512_fmadd_pd(va, c0[m], _mm512_maskz_loadu_pd(m0, cr)));
-        _mm512_mask_storeu_pd(cr + 8, m1,
-                              _mm512_fmadd_pd(va, c1[m], _mm512_maskz_loadu_pd(m1, cr + 8)));
-    }
-}
-
-/* C (M,N) += alpha A P, A (M,K) row-major with rows lda apart, or if TA
- * A^T (K,M) stored; C row-major (ldc); P (K,N) packed by pk_pack. */
-__attribute__((target("avx512f"), always_inline)) static inline void
-pk_gemm(const int TA, int M, int N, int K, double alpha, const double *A, size_t lda,
-        const double *P, double *C, size_t ldc)
-{
-    for (int k0 = 0; k0 < K; k0 += PK_KC) {
-        const int kc = K - k0 < PK_KC ? K - k0 : PK_KC;
-        for (int j0 = 0; j0 < N; j0 += PK_NR) {
-            const int left = N - j0;
-            const __mmask8 m0 = left >= 8 ? 0xff : (__mmask8)((1u << left) - 1);
-            const __mmask8 m1 = left >= 16 ? 0xff : left <= 8 ? 0 : (__mmask8)((1u << (left - 8)) - 1);
-            const double *Pj = P + (size_t)j0 * K + (size_t)k0 * PK_NR;
-            double *Cj = C + j0;
-            int i = 0;
-#define PK_TILE(mr)                                                                          \
-    pk_tile(TA, mr, kc, A + (TA ? (size_t)k0 * lda + i : (size_t)i * lda + k0), lda, Pj,     \
-            Cj + (size_t)i * ldc, ldc, alpha, m0, m1)
-            for (; i + 8 <= M; i += 8)
-                PK_TILE(8);
-            switch (M - i) {
-            case 7: PK_TILE(7); break;
-            case 6: PK_TILE(6); break;
-            case 5: PK_TILE(5); break;
-            case 4: PK_TILE(4); break;
-            case 3: PK_TILE(3); break;
-            case 2: PK_TILE(2); break;
-            case 1: PK_TILE(1); break;
-            default: break;
-            }
-#undef PK_TILE
-        }
-    }
-}
-
-__attribute__((target("avx512f"))) static void pk_gemm_nn(int M, int N, int K, double alpha,
-                                                          const double *A, size_t lda,
-                                                          const double *P, double *C, size_t ldc)
-{
-    pk_gemm(0, M, N, K, alpha, A, lda, P, C, ldc);
-}
-
-__attribute__((target("avx512f"))) static void pk_gemm_tn(int M, int N, int K, double alpha,
-                                                          const double *A, size_t lda,
-                                                          const double *P, double *C, size_t ldc)
-{
-    pk_gemm(1, M, N, K, alpha, A, lda, P, C, ldc);
-}
-#endif
-
-/* 1 if the packed kernel can run on this CPU. */
-static int pk_available(void)
-{
-#if defined(__x86_64__)
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
-
-/* C (B,N) += alpha A (B,N) M, with M (N,N) = W_rec^T (trans) or W_rec: from
- * the packed copy P if there is one, else by cblas_dgemm on W_rec. */
-static void step_product(int B, int N, double alpha, const double *A, const double *W_rec,
-                         int trans, const double *P, double *C)
-{
-#if defined(__x86_64__)
-    if (P) {
-        pk_gemm_nn(B, N, N, alpha, A, (size_t)N, P, C, (size_t)N);
-        return;
-    }
-#endif
-    (void)P;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, trans ? CblasTrans : CblasNoTrans, B, N, N, alpha, A,
-                N, W_rec, N, 1.0, C, N);
-}
 
 struct rule_work {
     int T, B, N, I, O;
@@ -218,20 +52,12 @@ struct rule_work {
     double *dY;   /* (T,B,O) dL/dy_t */
     double *F;    /* (O,N) B_fb^T for rflo */
     double *dWiT; /* (I,N) dW_in^T accumulator */
-    double *Pf;   /* W_rec^T packed (pk_size(N,N)); NULL without the kernel */
-    double *Pb;   /* W_rec packed; NULL without the kernel */
+    double *Pb;   /* W_rec packed (kernel_pack_size(N,N)); NULL without the kernel */
     double *Pr;   /* one step's r_{t-1} (B,N) packed, for dW_rec by steps; NULL: one dgemm */
     double *p;    /* (B,N) online trace of W_rec */
     double *q;    /* (B,I) online trace of W_in */
     double *L;    /* (B,N) online learning signal */
 };
-
-/* 64-byte aligned doubles (the kernel's aligned panel loads). */
-static double *alloc_aligned(size_t n)
-{
-    size_t bytes = (n * sizeof(double) + 63) / 64 * 64;
-    return aligned_alloc(64, bytes ? bytes : 64);
-}
 
 rule_work *rule_work_alloc(int T, int B, int N, int I, int O)
 {
@@ -251,12 +77,11 @@ rule_work *rule_work_alloc(int T, int B, int N, int I, int O)
     w->q = malloc((size_t)B * I * sizeof(double));
     w->L = malloc((size_t)B * N * sizeof(double));
     int ok = w->G && w->dY && w->F && w->dWiT && w->p && w->q && w->L;
-    if (ok && pk_available()) {
-        w->Pf = alloc_aligned(pk_size(N, N));
-        w->Pb = alloc_aligned(pk_size(N, N));
-        ok = w->Pf && w->Pb;
+    if (ok && kernel_available()) {
+        w->Pb = kernel_alloc_aligned(kernel_pack_size(N, N));
+        ok = w->Pb != NULL;
         if (N <= DW_STEP_MAX_N) {
-            w->Pr = alloc_aligned(pk_size(B, N));
+            w->Pr = kernel_alloc_aligned(kernel_pack_size(B, N));
             ok = ok && w->Pr;
         }
     }
@@ -275,7 +100,6 @@ void rule_work_free(rule_work *w)
     free(w->dY);
     free(w->F);
     free(w->dWiT);
-    free(w->Pf);
     free(w->Pb);
     free(w->Pr);
     free(w->p);
@@ -316,112 +140,9 @@ static void readout_grad(const rnn_params *p, const rnn_cache *c, const rule_wor
             grad->b_out[o] += w->dY[(size_t)row * O + o];
 }
 
-/* dW (N,N) += alpha g^T r for one step's blocks g, r (B,N): r packed into P. */
-static void dw_step(int B, int N, double alpha, const double *g, const double *r, double *P,
-                    double *dW)
-{
-    pk_pack(B, N, r, (size_t)N, 0, P);
-#if defined(__x86_64__)
-    pk_gemm_tn(N, N, B, alpha, g, (size_t)N, P, dW, (size_t)N);
-#else
-    (void)alpha, (void)g, (void)dW; /* not reached: w->Pr is NULL without the kernel */
-#endif
-}
-
-/* ---- forward pass (rnn_forward's arithmetic, products on the packed kernel) ---- */
-
-/* y_o = W_out[o,:] . r + b_out[o] for one row r (N): 8 partial sums per dot
- * product, added as a tree, so that it vectorises without reassociation flags. */
-static inline void readout_row(int N, int O, const double *restrict r,
-                               const double *restrict W_out, const double *restrict b_out,
-                               double *restrict y)
-{
-    for (int o = 0; o < O; o++) {
-        const double *wo = W_out + (size_t)o * N;
-        double s[8] = {0};
-        int i = 0;
-        for (; i + 8 <= N; i += 8)
-            for (int j = 0; j < 8; j++)
-                s[j] += wo[i + j] * r[i + j];
-        for (int j = 0; i < N; i++, j++)
-            s[j] += wo[i] * r[i];
-        for (int j = 0; j < 4; j++)
-            s[j] += s[j + 4];
-        y[o] = (s[0] + s[2]) + (s[1] + s[3]) + b_out[o];
-    }
-}
-
-/* Step t's elementwise work once its block h (B,N) is complete: r = f(h),
- * y = r W_out^T + b_out (B,O), and the part of h_{t+1} known before the
- * recurrent product (hn NULL at t = T):
- *   hn = (1-a) h + a (b + x W_in^T),   x (B,I) the inputs of step t+1. */
-SIMD_CLONES static void forward_block(int act, int B, int N, int I, int O, double alpha,
-                                      const double *restrict h, double *restrict r,
-                                      double *restrict y, const double *restrict W_out,
-                                      const double *restrict b_out, double *restrict hn,
-                                      const double *restrict x, const double *restrict W_in,
-                                      const double *restrict bias)
-{
-    rnn_act(act, h, r, (size_t)B * N);
-    const double leak = 1.0 - alpha;
-    for (int bi = 0; bi < B; bi++) {
-        const size_t row = (size_t)bi * N;
-        readout_row(N, O, r + row, W_out, b_out, y + (size_t)bi * O);
-        if (!hn)
-            continue;
-        double *hr = hn + row;
-        const double *hb = h + row;
-        for (int i = 0; i < N; i++)
-            hr[i] = leak * hb[i] + alpha * bias[i];
-        for (int k = 0; k < I; k++) {
-            const double ax = alpha * x[(size_t)bi * I + k];
-            if (ax != 0.0)
-                for (int i = 0; i < N; i++)
-                    hr[i] += ax * W_in[(size_t)i * I + k];
-        }
-    }
-}
-
-/* rnn_forward (rnn.h) with the recurrent products on w->Pf:
- *   h_t = (1-a) h_{t-1} + a (W_in x_t + b)   elementwise, in step t-1's pass
- *   h_t += a r_{t-1} W_rec^T                 none at t = 1: r_0 = f(0) = 0
- *   r_t = f(h_t), y_t = W_out r_t + b_out. */
-static void forward(const rnn_params *p, int act, double alpha, const double *x /* (T,B,I) */,
-                    rnn_cache *c, rule_work *w)
-{
-    if (!w->Pf) {
-        rnn_forward(p, act, alpha, x, c);
-        return;
-    }
-    const int T = c->T, B = c->B, N = p->N, I = p->I, O = p->O;
-    const size_t BN = (size_t)B * N;
-    double *H = c->h, *R = c->r;
-    pk_pack(N, N, p->W_rec, (size_t)N, 1, w->Pf);
-    memset(H, 0, BN * sizeof(double));
-    rnn_act(act, H, R, BN);
-    for (int bi = 0; bi < B; bi++) {
-        double *hn = H + BN + (size_t)bi * N;
-        const double *xb = x + (size_t)bi * I;
-        for (int i = 0; i < N; i++) {
-            double acc = p->b[i];
-            for (int k = 0; k < I; k++)
-                acc += p->W_in[(size_t)i * I + k] * xb[k];
-            hn[i] = alpha * acc;
-        }
-    }
-    for (int t = 1; t <= T; t++) {
-        double *h = H + (size_t)t * BN, *r = R + (size_t)t * BN;
-        if (t > 1)
-            step_product(B, N, alpha, R + (size_t)(t - 1) * BN, p->W_rec, 1, w->Pf, h);
-        forward_block(act, B, N, I, O, alpha, h, r, c->y + (size_t)(t - 1) * B * O, p->W_out,
-                      p->b_out, t < T ? h + BN : NULL, t < T ? x + (size_t)t * B * I : NULL,
-                      p->W_in, p->b);
-    }
-}
-
 /* Learning signal of one step, all B rows: g = dy F (B,N), dy (B,O), F (O,N). */
-SIMD_CLONES static void signal_block(int B, int N, int O, const double *restrict dy,
-                                     const double *restrict F, double *restrict g)
+KERNEL_SIMD_CLONES static void signal_block(int B, int N, int O, const double *restrict dy,
+                                            const double *restrict F, double *restrict g)
 {
     for (int bi = 0; bi < B; bi++) {
         double *gr = g + (size_t)bi * N;
@@ -447,12 +168,12 @@ SIMD_CLONES static void signal_block(int B, int N, int O, const double *restrict
  *   g = D o g + (1-a) gn,   D = f'(h) from h and r = f(h) (B,N),
  * with gn = g_{t+1} (NULL at t = T); accumulates db += colsum g,
  * dWiT += x^T g (I,N), dW_out += dy^T r (O,N), db_out += colsum dy. */
-SIMD_CLONES static void backward_block(int act, int B, int N, int I, int O, double leak,
-                                       const double *restrict dy, const double *restrict h,
-                                       const double *restrict r, const double *restrict gn,
-                                       double *restrict g, const double *restrict x,
-                                       double *restrict db, double *restrict dWiT,
-                                       double *restrict dW_out, double *restrict db_out)
+KERNEL_SIMD_CLONES static void backward_block(int act, int B, int N, int I, int O, double leak,
+                                              const double *restrict dy, const double *restrict h,
+                                              const double *restrict r, const double *restrict gn,
+                                              double *restrict g, const double *restrict x,
+                                              double *restrict db, double *restrict dWiT,
+                                              double *restrict dW_out, double *restrict db_out)
 {
     for (int bi = 0; bi < B; bi++) {
         const size_t row = (size_t)bi * N;
@@ -504,7 +225,7 @@ double rule_gradient(int rule, const rnn_params *p, const double *B_fb,
 {
     const int T = c->T, B = c->B, N = p->N, I = p->I, O = p->O;
     const size_t BN = (size_t)B * N;
-    forward(p, act, alpha, tb->x, c, w);
+    rnn_forward(p, act, alpha, tb->x, c);
     const double loss = task_loss(tb, c->y, w->dY);
     if (!isfinite(loss))
         return loss;
@@ -523,7 +244,7 @@ double rule_gradient(int rule, const rnn_params *p, const double *B_fb,
     if (w->Pr || T <= 1)
         memset(grad->W_rec, 0, (size_t)N * N * sizeof(double));
     if (rule == RULE_BPTT && w->Pb)
-        pk_pack(N, N, p->W_rec, (size_t)N, 0, w->Pb);
+        kernel_pack(N, N, p->W_rec, (size_t)N, 0, w->Pb);
 
     /* Backward in time; G[t-1] = g_t. */
     const double leak = 1.0 - alpha;
@@ -533,12 +254,12 @@ double rule_gradient(int rule, const rnn_params *p, const double *B_fb,
         const double *dY = w->dY + (size_t)(t - 1) * B * O;
         signal_block(B, N, O, dY, F, g);
         if (rule == RULE_BPTT && gn) /* g += a g_{t+1} W_rec */
-            step_product(B, N, alpha, gn, p->W_rec, 0, w->Pb, g);
+            kernel_step_product(B, N, alpha, gn, p->W_rec, 0, w->Pb, g);
         backward_block(act, B, N, I, O, leak, dY, c->h + (size_t)t * BN, c->r + (size_t)t * BN, gn,
                        g, tb->x + (size_t)(t - 1) * B * I, grad->b, w->dWiT, grad->W_out,
                        grad->b_out);
         if (w->Pr && t > 1) /* dW_rec += a g_t^T r_{t-1} */
-            dw_step(B, N, alpha, g, c->r + (size_t)(t - 1) * BN, w->Pr, grad->W_rec);
+            kernel_step_outer(B, N, alpha, g, c->r + (size_t)(t - 1) * BN, w->Pr, grad->W_rec);
     }
 
     /* dW_rec = a G^T R_{0..T-1} in one product, skipping t = 1 where R_0 = 0. */

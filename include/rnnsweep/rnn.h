@@ -35,6 +35,10 @@ typedef struct rnn_cache {
     double *h;   /* (T+1,B,N) states, h[0] = h_0 */
     double *r;   /* (T+1,B,N) f(h) */
     double *y;   /* (T,B,O) outputs */
+    double *W_rec_packed; /* W_rec^T (N,N) in the panel layout of the step
+                             product kernel (src/kernel.h), 64-byte aligned;
+                             rnn_forward's scratch, repacked on every call.
+                             NULL where the CPU lacks the kernel. */
 } rnn_cache;
 
 /* Number of doubles of all five tensors. */
@@ -61,10 +65,16 @@ void rnn_params_init(rnn_params *p, double gain, gsl_rng *r);
 void rnn_act(int act, const double *h, double *r, size_t n);
 void rnn_act_deriv(int act, const double *h, const double *r, double *d, size_t n);
 
+/* Allocate the cache of a (T,B) batch for N units and O outputs, every
+ * buffer at once (returns -1 on failure, c then zeroed); free accepts NULL
+ * and a zeroed cache. */
 int rnn_cache_alloc(rnn_cache *c, int T, int B, int N, int O);
 void rnn_cache_free(rnn_cache *c);
 
-/* Forward pass over x (T,B,I) from h_0 = 0; fills c->h, c->r, c->y. */
+/* The forward pass of the program (training, evaluation, exponents, dumps,
+ * flossing): over x (T,B,I) from h_0 = 0 with the cache's T and B and
+ * p->N = c->N; fills c->h, c->r, c->y (and c->W_rec_packed from p->W_rec).
+ * Allocates nothing. */
 void rnn_forward(const rnn_params *p, int act, double alpha,
                  const double *x /* (T,B,I) */, rnn_cache *c);
 
