@@ -297,5 +297,15 @@ r2 = run("train", "--iters=20", "--log_every=5", "--hidden", "16", "--batch", "4
 check("train accepts --key=value and snake_case keys; same seed, same curve",
       r2.returncode == 0 and r2.stdout == r.stdout)
 
+r = run("train", "--iters", "10", "--hidden", "16", "--batch", "4", "--floss-iters", "5", "--floss-k", "2",
+        "--floss-mode", "local", "--lyap-every", "5")
+phases = [p for p in ("init", "floss", "train", "trained") if f"lyapunov {p} " in r.stderr]
+check("train --floss-iters: flossing, then training; exponents at every phase",
+      r.returncode == 0 and phases == ["init", "floss", "train", "trained"] and "floss 5/5" in r.stderr,
+      str(phases))
+for cmd in ("sweep", "status", "export", "bench"):
+    r = run(cmd, "--help")
+    check(f"{cmd} --help exits 0 with a usage line", r.returncode == 0 and r.stdout.startswith("usage:"))
+
 print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
 sys.exit(1 if failures else 0)
