@@ -40,13 +40,6 @@ void adam_free(adam *a)
     free(a);
 }
 
-void adam_reset(adam *a)
-{
-    a->t = 0;
-    memset(a->m, 0, a->n * sizeof(double));
-    memset(a->v, 0, a->n * sizeof(double));
-}
-
 void adam_step(adam *a, double *theta, const double *g, double lr)
 {
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;

@@ -88,14 +88,6 @@ static int enum_index(const char *const *choices, const char *s)
     return -1;
 }
 
-int config_enum_parse(const char *key, const char *name)
-{
-    int k = config_key_find(key);
-    if (k < 0 || keys[k].kind != CK_ENUM)
-        return -1;
-    return enum_index(keys[k].choices, name);
-}
-
 const char *config_enum_name(const char *key, int value)
 {
     int k = config_key_find(key);

@@ -16,9 +16,6 @@ void adam_free(adam *a);
 /* theta -= lr * mhat / (sqrt(vhat) + eps), after updating the moments with g. */
 void adam_step(adam *a, double *theta /* (n) */, const double *g /* (n) */, double lr);
 
-/* Zero the moments and the step count. */
-void adam_reset(adam *a);
-
 /* Direct access to the state for checkpoint save/restore: m (n), v (n), step count. */
 void adam_state(adam *a, double **m, double **v, long **t, size_t *n);
 

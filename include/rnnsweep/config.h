@@ -85,8 +85,7 @@ size_t config_canonical(const config *c, char *buf, size_t n);
 /* 64-bit FNV-1a hash of the canonical text: the job's identity. */
 uint64_t config_hash(const config *c);
 
-/* Enum value <-> name for a key with choices (e.g. "task"), -1 if unknown. */
-int config_enum_parse(const char *key, const char *name);
+/* Name of an enum key's value (e.g. "task", TASK_2AF -> "2af"); NULL if unknown. */
 const char *config_enum_name(const char *key, int value);
 
 #endif
