@@ -12,20 +12,12 @@
 #include "rnnsweep/config.h"
 #include "rnnsweep/rule.h"
 #include "rnnsweep/task.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-static void check(const char *what, double err, double tol)
-{
-    int bad = !(err <= tol);
-    failures += bad;
-    printf("%s %-58s %.3e (tol %.0e)\n", bad ? "FAIL" : "ok  ", what, err, tol);
-}
 
 /* Norm-wise relative difference ||a - b|| / max(||a||, ||b||, tiny). */
 static double reldiff(const double *a, const double *b, size_t n)
@@ -212,6 +204,5 @@ int main(int argc, char **argv)
             check_fd(task, act);
             check_eprop_forms(task, act);
         }
-    printf("%s: %d failure(s)\n", failures ? "FAILED" : "passed", failures);
-    return failures != 0;
+    return check_summary("test_rule");
 }
