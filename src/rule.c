@@ -115,18 +115,6 @@ void rule_feedback_init(double *B_fb /* (N,O) */, int N, int O, gsl_rng *r)
         B_fb[i] = gsl_ran_gaussian_ziggurat(r, sd);
 }
 
-/* d[i] *= f'(h[i]) given h and r = f(h). */
-static void mul_deriv(int act, const double *h, const double *r, double *d, size_t n)
-{
-    if (act == ACT_RELU) {
-        for (size_t i = 0; i < n; i++)
-            d[i] = h[i] > 0 ? d[i] : 0.0;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            d[i] *= 1.0 - r[i] * r[i];
-    }
-}
-
 /* Readout gradients, exact for every rule: dW_out = dY^T R_{1..T}, db_out = colsum dY. */
 static void readout_grad(const rnn_params *p, const rnn_cache *c, const rule_work *w,
                          rnn_params *grad)
@@ -312,7 +300,9 @@ void rule_eprop_online(const rnn_params *p, const double *B_fb, int act, double 
                 Lb[n] = acc;
             }
         }
-        mul_deriv(act, c->h + (size_t)t * BN, c->r + (size_t)t * BN, w->L, BN);
+        rnn_act_deriv(act, c->h + (size_t)t * BN, c->r + (size_t)t * BN, w->G, BN); /* G: scratch */
+        for (size_t i = 0; i < BN; i++)
+            w->L[i] *= w->G[i];
         for (int b = 0; b < B; b++) {
             const double *Lb = w->L + (size_t)b * N;
             for (int n = 0; n < N; n++) {
