@@ -1206,13 +1206,19 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_null(st, i);
 }
 
-static int put_curve(store *s, const store_result *r)
+/* Delete one job's rows with the prepared statement `id` (job id as ?1). */
+static int delete_job_rows(store *s, int id, long job_id, const char *what)
 {
-    sqlite3_stmt *del = stmt(s, ST_CURVE_DEL);
+    sqlite3_stmt *del = stmt(s, id);
     if (!del)
         return STORE_ERROR;
-    sqlite3_bind_int64(del, 1, r->job_id);
-    int rc = step_done(s, del, "delete curve rows");
+    sqlite3_bind_int64(del, 1, job_id);
+    return step_done(s, del, what);
+}
+
+static int put_curve(store *s, const store_result *r)
+{
+    int rc = delete_job_rows(s, ST_CURVE_DEL, r->job_id, "delete curve rows");
     sqlite3_stmt *ins = rc == STORE_OK ? stmt(s, ST_CURVE_INS) : NULL;
     if (rc == STORE_OK && !ins)
         return STORE_ERROR;
@@ -1228,11 +1234,7 @@ static int put_curve(store *s, const store_result *r)
 
 static int put_lyap(store *s, const store_result *r)
 {
-    sqlite3_stmt *del = stmt(s, ST_LYAP_DEL);
-    if (!del)
-        return STORE_ERROR;
-    sqlite3_bind_int64(del, 1, r->job_id);
-    int rc = step_done(s, del, "delete exponent rows");
+    int rc = delete_job_rows(s, ST_LYAP_DEL, r->job_id, "delete exponent rows");
     sqlite3_stmt *ins = rc == STORE_OK ? stmt(s, ST_LYAP_INS) : NULL;
     if (rc == STORE_OK && !ins)
         return STORE_ERROR;
@@ -1308,11 +1310,7 @@ static int put_checkpoint(store *s, const store_result *r, const char *now)
     }
     if (r->status == JOB_PENDING)
         return STORE_OK; /* interrupted without a new checkpoint: keep the old one */
-    sqlite3_stmt *st = stmt(s, ST_CKPT_DEL);
-    if (!st)
-        return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, r->job_id);
-    return step_done(s, st, "delete the checkpoint");
+    return delete_job_rows(s, ST_CKPT_DEL, r->job_id, "delete the checkpoint");
 }
 
 int store_result_put(store *s, const store_result *r)
