@@ -98,6 +98,9 @@ typedef struct res_head {
     char host[64];
     char error[256];
 } res_head;
+_Static_assert(sizeof(res_head) % 8 == 0 && sizeof(train_curve_row) % 8 == 0 &&
+                   sizeof(train_lyap_row) % 8 == 0,
+               "result sections must keep 8-byte alignment");
 
 /* ---- the worker side: one job from its message to its result message ---- */
 
@@ -424,31 +427,23 @@ static void handle_result(master *m, const unsigned char *p, size_t n)
         m->error = 1;
         return;
     }
-    /* Copies keep the row arrays aligned whatever the message's alignment. */
-    size_t off = sizeof rh;
-    train_curve_row *curve = malloc(rh.ncurve * sizeof *curve + 1);
-    train_lyap_row *lyap = malloc(rh.nlyap * sizeof *lyap + 1);
-    double *w = malloc(rh.nweights * sizeof(double) + 1);
-    if (!curve || !lyap || !w) {
-        free(curve), free(lyap), free(w);
-        m->error = 1;
-        return;
-    }
-    memcpy(curve, p + off, rh.ncurve * sizeof *curve);
-    off += rh.ncurve * sizeof *curve;
-    memcpy(lyap, p + off, rh.nlyap * sizeof *lyap);
-    off += rh.nlyap * sizeof *lyap;
-    memcpy(w, p + off, rh.nweights * sizeof(double));
-    off += rh.nweights * sizeof(double);
+    /* The message comes from malloc (aligned for any type) and every section
+     * is a multiple of 8 bytes long, so the arrays can be read in place. */
+    const unsigned char *q = p + sizeof rh;
+    const train_curve_row *curve = (const train_curve_row *)q;
+    q += rh.ncurve * sizeof *curve;
+    const train_lyap_row *lyap = (const train_lyap_row *)q;
+    q += rh.nlyap * sizeof *lyap;
     rnn_params wp;
     if (rh.nweights)
-        rnn_params_wrap(&wp, rh.N, rh.I, rh.O, w);
+        rnn_params_wrap(&wp, rh.N, rh.I, rh.O, (double *)q); /* read only */
+    q += rh.nweights * sizeof(double);
     store_result r = {.job_id = rh.job_id, .status = rh.status, .host = rh.host, .rank = rh.rank,
                       .wall_seconds = rh.wall, .final_loss = rh.final_loss,
                       .final_accuracy = rh.final_acc, .error = rh.error[0] ? rh.error : NULL,
                       .curve = curve, .ncurve = rh.ncurve, .lyap = lyap, .nlyap = rh.nlyap,
                       .weights = rh.nweights && m->o->save_weights ? &wp : NULL,
-                      .checkpoint = rh.ckpt ? p + off : NULL, .checkpoint_size = rh.ckpt};
+                      .checkpoint = rh.ckpt ? q : NULL, .checkpoint_size = rh.ckpt};
     if (store_result_put(m->st, &r) != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: database: %s\n", store_errmsg(m->st));
         m->error = 1;
@@ -462,7 +457,6 @@ static void handle_result(master *m, const unsigned char *p, size_t n)
     }
     if (rh.interrupted)
         m->stopping = 1;
-    free(curve), free(lyap), free(w);
     m->slots[rh.rank].job_id = 0;
 }
 
