@@ -31,16 +31,19 @@ static cli_opt sweep_opts[] = {
     {"grace", "SEC", "after a signal, wait this long for running jobs to checkpoint (default 60)", NULL},
     {"job-time-limit", "SEC", "end a job attempt after SEC seconds with status timeout (default: none)", NULL},
     {"progress", "SEC", "seconds between progress lines on stderr (default 10; 0 = off)", NULL},
+    {"flush", "SEC", "a running job's curve, exponents and iters_done reach the database at least this often (default 30; 0 = only at its end)", NULL},
     {"no-weights", NULL, "do not store final weights (saves ~8 N^2 bytes per job)", NULL},
 };
-enum { O_DB, O_CHECK, O_JOURNAL, O_MAXATT, O_GRACE, O_JOBLIMIT, O_PROGRESS, O_NOWEIGHTS };
+enum { O_DB, O_CHECK, O_JOURNAL, O_MAXATT, O_GRACE, O_JOBLIMIT, O_PROGRESS, O_FLUSH, O_NOWEIGHTS };
 
 static cli_cmd sweep_cmd = {
     "sweep", "mpirun -n P rnnsweep sweep FILE --db PATH [options]",
     "Run every job of the sweep file FILE (see README: key = value lines; lists,\n"
     "ranges a..b, [sections]) and store curves, exponents and weights in PATH.\n"
     "Rerunning the same command resumes; adding values to FILE adds only the new\n"
-    "jobs. SIGTERM/SIGINT/SIGUSR1 checkpoint the running jobs and exit with code 3.\n"
+    "jobs. SIGTERM/SIGINT/SIGUSR1/SIGHUP/SIGPIPE checkpoint the running jobs and exit\n"
+    "with code 3. A job that kills its launch is marked failed after --max-attempts\n"
+    "launches that died while it ran alone.\n"
     "Exit codes: 0 complete, 1 failure, 2 bad input (nothing written), 3 interrupted.",
     sweep_opts, sizeof sweep_opts / sizeof sweep_opts[0], 0};
 
@@ -65,6 +68,7 @@ static int parse_args(int argc, char **argv, sweep_args *a)
     a->max_attempts = 3;
     a->fo.grace = 60;
     a->fo.progress = 10;
+    a->fo.flush = 30;
     a->fo.save_weights = sweep_opts[O_NOWEIGHTS].value == NULL;
     if (!a->file) {
         fprintf(stderr, "rnnsweep sweep: a sweep FILE is required (see rnnsweep sweep --help)\n");
@@ -92,7 +96,9 @@ static int parse_args(int argc, char **argv, sweep_args *a)
         (sweep_opts[O_JOBLIMIT].value &&
          cli_real(&sweep_cmd, &sweep_opts[O_JOBLIMIT], 0, 1e9, &a->fo.job_time_limit)) ||
         (sweep_opts[O_PROGRESS].value &&
-         cli_real(&sweep_cmd, &sweep_opts[O_PROGRESS], 0, 1e6, &a->fo.progress)))
+         cli_real(&sweep_cmd, &sweep_opts[O_PROGRESS], 0, 1e6, &a->fo.progress)) ||
+        (sweep_opts[O_FLUSH].value &&
+         cli_real(&sweep_cmd, &sweep_opts[O_FLUSH], 0, 1e6, &a->fo.flush)))
         return -1;
     return 0;
 }
@@ -132,7 +138,8 @@ static int setup(const sweep_args *a, sweep **sw, store **st, long *sweep_id)
         fprintf(stderr, "rnnsweep sweep: %s\n", err);
         return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
     }
-    size_t n = sweep_count(*sw), added, requeued, failed;
+    size_t n = sweep_count(*sw), added;
+    store_recovery rec;
     config *jobs = malloc(n * sizeof *jobs);
     if (!jobs)
         return EXIT_FAIL;
@@ -141,15 +148,18 @@ static int setup(const sweep_args *a, sweep **sw, store **st, long *sweep_id)
     rc = store_add_sweep(*st, a->file, sweep_text(*sw), sweep_hash(*sw), jobs, n, sweep_id, &added);
     free(jobs);
     if (rc == STORE_OK)
-        rc = store_recover(*st, a->max_attempts, &requeued, &failed);
+        rc = store_recover(*st, a->max_attempts, 0, &rec);
     if (rc != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->db, store_errmsg(*st));
         return EXIT_FAIL;
     }
     fprintf(stderr, "[sweep] %s: %zu jobs in the grid, %zu new", a->file, n, added);
-    if (requeued || failed)
-        fprintf(stderr, "; %zu interrupted job(s) back to pending, %zu failed after %d attempts",
-                requeued, failed, a->max_attempts);
+    if (rec.requeued || rec.failed)
+        fprintf(stderr, "; %zu job(s) left running by an earlier launch back to pending", rec.requeued);
+    if (rec.blamed)
+        fprintf(stderr, "; %zu blamed for its launch's death", rec.blamed);
+    if (rec.failed)
+        fprintf(stderr, "; %zu failed after %d deaths of their launch", rec.failed, a->max_attempts);
     fprintf(stderr, "\n");
     return EXIT_OK;
 }
@@ -161,12 +171,18 @@ static char *gather_hosts(int rank, int size, char *joined, size_t n)
 {
     char name[MPI_MAX_PROCESSOR_NAME] = {0};
     int len;
-    MPI_Get_processor_name(name, &len);
-    char *all = rank == 0 ? calloc((size_t)size, MPI_MAX_PROCESSOR_NAME) : NULL;
-    MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0,
-               MPI_COMM_WORLD);
     joined[0] = 0;
-    if (rank != 0 || !all)
+    if (farm_mpi(MPI_Get_processor_name(name, &len), "Get_processor_name"))
+        snprintf(name, sizeof name, "?");
+    char *all = rank == 0 ? calloc((size_t)size, MPI_MAX_PROCESSOR_NAME) : NULL;
+    if (rank == 0 && !all)
+        return NULL; /* the caller aborts the launch before anyone gathers */
+    if (farm_mpi(MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME,
+                            MPI_CHAR, 0, MPI_COMM_WORLD), "Gather")) {
+        free(all);
+        return NULL;
+    }
+    if (rank != 0)
         return all;
     for (int r = 0; r < size; r++) {
         const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;
@@ -186,7 +202,8 @@ static int run_master(const sweep_args *a, store *st, long sweep_id, int size, c
 {
     char mpi[MPI_MAX_LIBRARY_VERSION_STRING], blas[64], cmdline[2048] = "rnnsweep";
     int len;
-    MPI_Get_library_version(mpi, &len);
+    if (farm_mpi(MPI_Get_library_version(mpi, &len), "Get_library_version"))
+        snprintf(mpi, sizeof mpi, "?");
     mpi[strcspn(mpi, ",\n")] = 0;
     snprintf(blas, sizeof blas, "OpenBLAS %s", blasenv_core());
     for (int i = 0; i < argc; i++) {
@@ -241,8 +258,11 @@ int cmd_sweep(int argc, char **argv)
         return EXIT_FAIL;
     }
     farm_signals_install();
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (farm_init() != FARM_DONE || farm_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "Comm_rank") ||
+        farm_mpi(MPI_Comm_size(MPI_COMM_WORLD, &size), "Comm_size")) {
+        MPI_Finalize();
+        return EXIT_FAIL;
+    }
     /* Only rank 0 speaks about bad options. */
     int saved = -1;
     if (rank != 0) {
@@ -266,7 +286,8 @@ int cmd_sweep(int argc, char **argv)
             code = EXIT_FAIL;
         }
     }
-    MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (farm_mpi(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD), "Bcast"))
+        code = EXIT_FAIL;
     if (code != EXIT_OK) {
         store_close(st);
         sweep_free(sw);
@@ -277,16 +298,19 @@ int cmd_sweep(int argc, char **argv)
     char *rank_hosts = gather_hosts(rank, size, hosts, sizeof hosts);
     int rc;
     if (rank == 0 && !rank_hosts) {
-        fprintf(stderr, "rnnsweep sweep: out of memory\n");
-        MPI_Abort(MPI_COMM_WORLD, EXIT_FAIL);
+        fprintf(stderr, "rnnsweep sweep: out of memory (or MPI_Gather failed)\n");
+        store_close(st);
+        MPI_Abort(MPI_COMM_WORLD, EXIT_FAIL); /* the workers wait for jobs: end them */
     }
     if (rank == 0) {
         rc = run_master(&a, st, sweep_id, size, hosts, rank_hosts, argc, argv);
         free(rank_hosts);
         store_close(st);
         sweep_free(sw);
-        if (rc == FARM_ABANDONED || rc == FARM_ERROR) /* ranks may be mid-job: end them all */
-            MPI_Abort(MPI_COMM_WORLD, rc == FARM_ABANDONED ? EXIT_INTERRUPTED : EXIT_FAIL);
+        /* Abandoned: ranks may be mid-job, so end them all.  Every other
+         * ending, a database error included, has stopped the workers. */
+        if (rc == FARM_ABANDONED)
+            MPI_Abort(MPI_COMM_WORLD, EXIT_INTERRUPTED);
     } else {
         rc = farm_worker();
     }

@@ -9,8 +9,9 @@
  * cut may lose the last results, never corrupt the file; the jobs rerun).
  * On NFS/Lustre use STORE_JOURNAL_DELETE (rollback journal, synchronous=FULL).
  *
- * Schema version 1 (PRAGMA application_id = 0x524E5357 'RNSW',
- * PRAGMA user_version = 1):
+ * Schema version 2 (PRAGMA application_id = 0x524E5357 'RNSW',
+ * PRAGMA user_version = 2; a version 1 file is migrated on its first
+ * read-write open, see migrate()):
  *
  *   sweeps(id INTEGER PRIMARY KEY, path TEXT, text TEXT NOT NULL,
  *          hash TEXT NOT NULL UNIQUE,           -- FNV-1a 64 of text, 16 hex digits
@@ -35,7 +36,10 @@
  *        wall_seconds REAL,                     -- compute time summed over attempts
  *        final_loss REAL, final_accuracy REAL,  -- NULL when unknown or not finite
  *        iters_done INTEGER,                    -- iteration of the last curve row
- *        error TEXT)
+ *        error TEXT,
+ *        crashes INTEGER NOT NULL DEFAULT 0,    -- launch deaths blamed on it (store_recover)
+ *        suspect INTEGER NOT NULL DEFAULT 0)    -- 1: was running when a launch with
+ *                                                  other jobs died; runs alone next
  *   sweep_jobs(sweep_id REFERENCES sweeps(id), job_id REFERENCES jobs(id),
  *              PRIMARY KEY (sweep_id, job_id)) WITHOUT ROWID
  *   curves(job_id REFERENCES jobs(id), iter INTEGER, loss REAL, accuracy REAL,
@@ -95,7 +99,7 @@
 #include <unistd.h>
 
 #define STORE_APP_ID 0x524E5357
-#define STORE_SCHEMA 1
+#define STORE_SCHEMA 2
 #define BUSY_MS 10000
 #define MAXKEYS 64
 
@@ -105,7 +109,7 @@ static const char *const phase_names[] = {"init", "floss", "train", "trained"};
 static const char *const fixed_cols[] = {"id", "config_hash", "config", "status", "attempts",
                                          "host", "rank", "run_id", "started_at", "finished_at",
                                          "wall_seconds", "final_loss", "final_accuracy",
-                                         "iters_done", "error", NULL};
+                                         "iters_done", "error", "crashes", "suspect", NULL};
 /* Leading grouping columns of the views; the other keys follow in table order. */
 static const char *const lead_keys[] = {"task", "rule", "gain", "lr", "floss_iters", NULL};
 
@@ -114,7 +118,7 @@ enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
     ST_JOB_INSERT, ST_JOB_LOOKUP, ST_LINK,
     ST_CLAIM, ST_RESULT, ST_CURVE_DEL, ST_CURVE_INS, ST_LYAP_DEL, ST_LYAP_INS,
-    ST_WEIGHT_INS, ST_CKPT_PUT, ST_CKPT_DEL, ST_CKPT_GET,
+    ST_WEIGHT_INS, ST_CKPT_PUT, ST_CKPT_DEL, ST_CKPT_GET, ST_PROGRESS,
     ST_COUNT
 };
 
@@ -133,7 +137,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RESULT] = "UPDATE jobs SET status = ?2, host = ?3, rank = ?4, finished_at = ?5,"
                   " wall_seconds = COALESCE(wall_seconds, 0) + ?6, final_loss = ?7,"
                   " final_accuracy = ?8, iters_done = ?9, error = ?10,"
-                  " attempts = MAX(attempts - ?11, 0) WHERE id = ?1",
+                  " attempts = MAX(attempts - ?11, 0), suspect = suspect * ?11 WHERE id = ?1",
     [ST_CURVE_DEL] = "DELETE FROM curves WHERE job_id = ?1",
     [ST_CURVE_INS] = "INSERT INTO curves(job_id, iter, loss, accuracy) VALUES (?1, ?2, ?3, ?4)"
                      " ON CONFLICT(job_id, iter)"
@@ -149,6 +153,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " VALUES (?1, ?2, ?3, ?4)",
     [ST_CKPT_DEL] = "DELETE FROM checkpoints WHERE job_id = ?1",
     [ST_CKPT_GET] = "SELECT data FROM checkpoints WHERE job_id = ?1",
+    [ST_PROGRESS] = "UPDATE jobs SET iters_done = ?2 WHERE id = ?1 AND status = 'running'",
 };
 
 struct store {
@@ -506,7 +511,8 @@ static int create_tables(store *s)
               "  attempts INTEGER NOT NULL DEFAULT 0, host TEXT, rank INTEGER,\n"
               "  run_id INTEGER REFERENCES runs(id), started_at TEXT, finished_at TEXT,\n"
               "  wall_seconds REAL, final_loss REAL, final_accuracy REAL, iters_done INTEGER,\n"
-              "  error TEXT);\n"
+              "  error TEXT, crashes INTEGER NOT NULL DEFAULT 0,"
+              " suspect INTEGER NOT NULL DEFAULT 0);\n"
               "CREATE INDEX jobs_status ON jobs(status);\n"
               "CREATE TABLE sweep_jobs (sweep_id INTEGER NOT NULL REFERENCES sweeps(id),\n"
               "  job_id INTEGER NOT NULL REFERENCES jobs(id), PRIMARY KEY (sweep_id, job_id))"
@@ -581,6 +587,26 @@ done:
     return rc;
 }
 
+/* Bring a schema `ver` database to STORE_SCHEMA, inside init_schema's
+ * transaction (so a failed migration leaves the file as it was).
+ *   1 -> 2: jobs.crashes (launch deaths blamed on the job) and jobs.suspect
+ *           (running when a launch with other jobs died); both 0 for old
+ *           rows, which is what they would have been. */
+static int migrate(store *s, int ver)
+{
+    int rc = STORE_OK;
+    if (ver < 2)
+        rc = exec(s, "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;"
+                     "ALTER TABLE jobs ADD COLUMN suspect INTEGER NOT NULL DEFAULT 0",
+                  "migrate schema 1 to 2");
+    if (rc == STORE_OK) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA);
+        rc = exec(s, sql, "set the schema version");
+    }
+    return rc;
+}
+
 /* In one write transaction: check the file is still ours (or empty), create
  * the schema if new, add columns and views for the current key table. */
 static int init_schema(store *s)
@@ -602,7 +628,8 @@ static int init_schema(store *s)
         else if (ver > STORE_SCHEMA)
             rc = fail(s, STORE_REFUSED, "written by a newer rnnsweep (schema %d > %d)", (int)ver,
                       STORE_SCHEMA);
-        /* ver < STORE_SCHEMA: migrations go here when there is a schema 2. */
+        else if (ver < STORE_SCHEMA)
+            rc = migrate(s, (int)ver);
     }
     if (rc == STORE_OK)
         rc = update_schema(s);
@@ -1022,55 +1049,71 @@ int store_run_end(store *s, long run_id, int exit_code, size_t jobs_done)
 
 /* ---------------------------------------------------------------- resume */
 
-int store_recover(store *s, int max_attempts, size_t *requeued, size_t *failed)
+/* Jobs still `running` of launches that died (their runs row open, and not
+ * the caller's orderly_run), grouped by launch: ?1 = orderly_run. */
+#define DEAD_RUNNING "SELECT COALESCE(j.run_id, 0) AS run, min(j.id) AS id, count(*) AS n" \
+    " FROM jobs j LEFT JOIN runs r ON r.id = j.run_id" \
+    " WHERE j.status = 'running' AND r.finished_at IS NULL AND COALESCE(j.run_id, 0) != ?1" \
+    " GROUP BY 1"
+
+int store_recover(store *s, int max_attempts, long orderly_run, store_recovery *out)
 {
-    char now[32], msg[128];
-    sqlite3_stmt *st = NULL;
-    *requeued = *failed = 0;
+    static const char *const sql[] = {
+        /* the job a launch died running alone is to blame */
+        "UPDATE jobs SET crashes = crashes + 1, suspect = 0,"
+        " error = 'launch (run ' || COALESCE(run_id, '?') || ') died while this job ran alone'"
+        " WHERE id IN (SELECT id FROM (" DEAD_RUNNING ") WHERE n = 1)",
+        /* a launch that died with several jobs running blames none of them yet */
+        "UPDATE jobs SET suspect = 1 WHERE status = 'running'"
+        " AND COALESCE(run_id, 0) IN (SELECT run FROM (" DEAD_RUNNING ") WHERE n > 1)",
+        "UPDATE jobs SET status = 'failed', finished_at = ?2,"
+        " error = 'its launch died ' || crashes || ' times while it ran alone (max_attempts ' || ?3 || ')'"
+        " WHERE status = 'running' AND crashes >= ?3",
+        "UPDATE jobs SET status = 'pending' WHERE status = 'running'",
+    };
+    size_t *count[] = {&out->blamed, &out->suspects, &out->failed, &out->requeued};
+    char now[32];
+    memset(out, 0, sizeof *out);
     iso_now(now);
-    snprintf(msg, sizeof msg, "left running by %d launches that died (max_attempts %d)",
-             max_attempts, max_attempts);
     int rc = begin(s);
-    if (rc != STORE_OK)
-        return rc;
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE jobs SET status = 'failed', finished_at = ?2,"
-                           " error = COALESCE(error, ?3)"
-                           " WHERE status = 'running' AND attempts >= ?1", -1, &st, NULL) != SQLITE_OK) {
-        rc = sqlfail(s, "prepare");
-        goto out;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0] && rc == STORE_OK; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+            rc = sqlfail(s, "prepare the recovery");
+            break;
+        }
+        int np = sqlite3_bind_parameter_count(st), brc = SQLITE_OK;
+        if (np >= 1)
+            brc = sqlite3_bind_int64(st, 1, orderly_run);
+        if (np >= 2 && brc == SQLITE_OK)
+            brc = sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+        if (np >= 3 && brc == SQLITE_OK)
+            brc = sqlite3_bind_int(st, 3, max_attempts);
+        rc = brc != SQLITE_OK ? sqlfail(s, "bind the recovery") : step_done(s, st, "recover jobs");
+        if (rc == STORE_OK)
+            *count[i] = (size_t)sqlite3_changes(s->db);
+        sqlite3_finalize(st);
     }
-    sqlite3_bind_int(st, 1, max_attempts);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, msg, -1, SQLITE_STATIC);
-    if ((rc = step_done(s, st, "fail abandoned jobs")) != STORE_OK)
-        goto out;
-    *failed = (size_t)sqlite3_changes(s->db);
-    if ((rc = exec(s, "UPDATE jobs SET status = 'pending' WHERE status = 'running'",
-                   "requeue abandoned jobs")) != STORE_OK)
-        goto out;
-    *requeued = (size_t)sqlite3_changes(s->db);
-    rc = commit(s);
-out:
-    sqlite3_finalize(st);
+    if (rc == STORE_OK)
+        rc = commit(s);
     if (rc != STORE_OK) {
         rollback(s);
-        *requeued = *failed = 0;
+        memset(out, 0, sizeof *out);
     }
     return rc;
 }
 
-int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n)
+int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n, size_t *nsuspect)
 {
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *ids = NULL;
     *cfgs = NULL;
-    *n = 0;
+    *n = *nsuspect = 0;
     const char *sql = sweep_id > 0
-        ? "SELECT j.id, j.config FROM jobs j JOIN sweep_jobs w ON w.job_id = j.id"
-          " WHERE w.sweep_id = ?1 AND j.status = 'pending' ORDER BY j.id"
-        : "SELECT id, config FROM jobs WHERE status = 'pending' ORDER BY id";
+        ? "SELECT j.id, j.config, j.suspect FROM jobs j JOIN sweep_jobs w ON w.job_id = j.id"
+          " WHERE w.sweep_id = ?1 AND j.status = 'pending' ORDER BY j.suspect DESC, j.id"
+        : "SELECT id, config, suspect FROM jobs WHERE status = 'pending' ORDER BY suspect DESC, id";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return sqlfail(s, "prepare");
     if (sweep_id > 0)
@@ -1093,6 +1136,7 @@ int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n)
         long id = (long)sqlite3_column_int64(st, 0);
         rc = parse_canonical(s, id, (const char *)sqlite3_column_text(st, 1), &(*cfgs)[*n]);
         (*ids)[(*n)++] = id;
+        *nsuspect += sqlite3_column_int(st, 2) != 0;
     }
     if (rc == STORE_OK && sr != SQLITE_DONE)
         rc = sqlfail(s, "read the pending jobs");
@@ -1102,7 +1146,7 @@ int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n)
         free(*cfgs);
         *ids = NULL;
         *cfgs = NULL;
-        *n = 0;
+        *n = *nsuspect = 0;
     }
     return rc;
 }
@@ -1198,12 +1242,10 @@ int store_checkpoint_get(store *s, long job_id, void **buf, size_t *n)
 
 /* ---------------------------------------------------------------- results */
 
-static void bind_real(sqlite3_stmt *st, int i, double v)
+/* Bind a real, NULL when not finite; the sqlite3_bind_* result. */
+static int bind_real(sqlite3_stmt *st, int i, double v)
 {
-    if (isfinite(v))
-        sqlite3_bind_double(st, i, v);
-    else
-        sqlite3_bind_null(st, i);
+    return isfinite(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
 }
 
 /* Delete one job's rows with the prepared statement `id` (job id as ?1). */
@@ -1216,41 +1258,62 @@ static int delete_job_rows(store *s, int id, long job_id, const char *what)
     return step_done(s, del, what);
 }
 
+/* Upsert n curve rows of a job. */
+static int ins_curve(store *s, long job_id, const train_curve_row *rows, size_t n)
+{
+    sqlite3_stmt *ins = stmt(s, ST_CURVE_INS);
+    int rc = ins ? STORE_OK : STORE_ERROR;
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        sqlite3_reset(ins);
+        int brc = sqlite3_bind_int64(ins, 1, job_id);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(ins, 2, rows[i].iter);
+        if (brc == SQLITE_OK)
+            brc = bind_real(ins, 3, rows[i].loss);
+        if (brc == SQLITE_OK)
+            brc = bind_real(ins, 4, rows[i].accuracy);
+        rc = brc != SQLITE_OK ? sqlfail(s, "bind a curve row") : step_done(s, ins, "insert a curve row");
+    }
+    return rc;
+}
+
+/* Upsert n exponent rows of a job. */
+static int ins_lyap(store *s, long job_id, const train_lyap_row *rows, size_t n)
+{
+    sqlite3_stmt *ins = stmt(s, ST_LYAP_INS);
+    int rc = ins ? STORE_OK : STORE_ERROR;
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        const train_lyap_row *l = &rows[i];
+        if (l->phase < PHASE_INIT || l->phase > PHASE_TRAINED)
+            return fail(s, STORE_ERROR, "job %ld: exponent row with phase %d", job_id, l->phase);
+        sqlite3_reset(ins);
+        int brc = sqlite3_bind_int64(ins, 1, job_id);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_text(ins, 2, phase_names[l->phase], -1, SQLITE_STATIC);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(ins, 3, l->iter);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int(ins, 4, l->idx);
+        if (brc == SQLITE_OK)
+            brc = bind_real(ins, 5, l->mean);
+        if (brc == SQLITE_OK)
+            brc = bind_real(ins, 6, l->sd);
+        rc = brc != SQLITE_OK ? sqlfail(s, "bind an exponent row")
+                              : step_done(s, ins, "insert an exponent row");
+    }
+    return rc;
+}
+
 static int put_curve(store *s, const store_result *r)
 {
     int rc = delete_job_rows(s, ST_CURVE_DEL, r->job_id, "delete curve rows");
-    sqlite3_stmt *ins = rc == STORE_OK ? stmt(s, ST_CURVE_INS) : NULL;
-    if (rc == STORE_OK && !ins)
-        return STORE_ERROR;
-    for (size_t i = 0; i < r->ncurve && rc == STORE_OK; i++) {
-        sqlite3_bind_int64(ins, 1, r->job_id);
-        sqlite3_bind_int64(ins, 2, r->curve[i].iter);
-        bind_real(ins, 3, r->curve[i].loss);
-        bind_real(ins, 4, r->curve[i].accuracy);
-        rc = step_done(s, ins, "insert a curve row");
-    }
-    return rc;
+    return rc == STORE_OK ? ins_curve(s, r->job_id, r->curve, r->ncurve) : rc;
 }
 
 static int put_lyap(store *s, const store_result *r)
 {
     int rc = delete_job_rows(s, ST_LYAP_DEL, r->job_id, "delete exponent rows");
-    sqlite3_stmt *ins = rc == STORE_OK ? stmt(s, ST_LYAP_INS) : NULL;
-    if (rc == STORE_OK && !ins)
-        return STORE_ERROR;
-    for (size_t i = 0; i < r->nlyap && rc == STORE_OK; i++) {
-        const train_lyap_row *l = &r->lyap[i];
-        if (l->phase < PHASE_INIT || l->phase > PHASE_TRAINED)
-            return fail(s, STORE_ERROR, "job %ld: exponent row with phase %d", r->job_id, l->phase);
-        sqlite3_bind_int64(ins, 1, r->job_id);
-        sqlite3_bind_text(ins, 2, phase_names[l->phase], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 3, l->iter);
-        sqlite3_bind_int(ins, 4, l->idx);
-        bind_real(ins, 5, l->mean);
-        bind_real(ins, 6, l->sd);
-        rc = step_done(s, ins, "insert an exponent row");
-    }
-    return rc;
+    return rc == STORE_OK ? ins_lyap(s, r->job_id, r->lyap, r->nlyap) : rc;
 }
 
 static int put_weights(store *s, const store_result *r)
@@ -1356,6 +1419,32 @@ int store_result_put(store *s, const store_result *r)
     if (rc == STORE_OK)
         rc = commit(s);
 out:
+    if (rc != STORE_OK)
+        rollback(s);
+    return rc;
+}
+
+int store_progress(store *s, long job_id, long iters_done, const train_curve_row *curve,
+                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap)
+{
+    int rc = begin(s);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_stmt *st = stmt(s, ST_PROGRESS);
+    if (!st)
+        rc = STORE_ERROR;
+    else if (sqlite3_bind_int64(st, 1, job_id) != SQLITE_OK ||
+             sqlite3_bind_int64(st, 2, iters_done) != SQLITE_OK)
+        rc = sqlfail(s, "bind progress");
+    else
+        rc = step_done(s, st, "record progress");
+    if (rc == STORE_OK && sqlite3_changes(s->db) == 1) { /* still running: its rows count */
+        rc = ins_curve(s, job_id, curve, ncurve);
+        if (rc == STORE_OK)
+            rc = ins_lyap(s, job_id, lyap, nlyap);
+    }
+    if (rc == STORE_OK)
+        rc = commit(s);
     if (rc != STORE_OK)
         rollback(s);
     return rc;

@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 EXE = os.path.abspath(sys.argv[1])
+HOOKS = os.path.abspath(sys.argv[2])  # the same program with RNNSWEEP_TEST_CRASH_SEED compiled in
 TMP = tempfile.mkdtemp(prefix="rnnsweep-mpi-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
@@ -47,8 +48,8 @@ def write(name, text):
     return path(name)
 
 
-def mpirun(n, *args, wait=True, env=None):
-    cmd = ["mpirun", "-n", str(n), "--oversubscribe", EXE, "sweep", *args, "--progress", "0"]
+def mpirun(n, *args, wait=True, env=None, exe=None):
+    cmd = ["mpirun", "-n", str(n), "--oversubscribe", exe or EXE, "sweep", *args, "--progress", "0"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env=env or ENV, start_new_session=True)
     if not wait:
@@ -176,29 +177,98 @@ lyap_every = 2500
 slow = write("slow.ini", SLOW)
 ref = mpirun(2, slow, "--db", path("slow-ref.db"))
 slow_ref = results(path("slow-ref.db"))
-for sig, how in ((signal.SIGUSR1, "SIGUSR1 to mpirun"), (signal.SIGTERM, "SIGTERM to every process")):
-    db = path(f"slow-{sig}.db")
-    p = mpirun(2, slow, "--db", db, wait=False)
-    started = wait_for(lambda: os.path.exists(db) and running_jobs(db) == 2)
-    time.sleep(1.0)
-    if sig == signal.SIGUSR1:
-        p.send_signal(sig)
-    else:
-        os.killpg(p.pid, sig)  # mpirun and both ranks
-    out, err = p.communicate(timeout=120)
+
+
+def rank_pids(p):
+    """{rank: pid} of the rnnsweep processes of launch p (read from /proc)."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.getsid(int(d)) != p.pid:
+                continue
+            env = open(f"/proc/{d}/environ", "rb").read().split(b"\0")
+            cmd = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if not cmd or not cmd[0].endswith(b"rnnsweep"):
+            continue
+        for e in env:
+            if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                out[int(e.split(b"=")[1])] = int(d)
+    return out
+
+
+def progressed(db, n, iters):
+    """n running jobs that have reported at least `iters` iterations (live progress)."""
+    return count(db, f"status='running' and iters_done >= {iters}") >= n
+
+
+def interrupt_and_resume(n, how, send, code_ok):
+    """Launch the slow grid on n ranks with live progress, wait until every
+    running job is well into training, send the signal(s), check that every
+    job checkpointed mid-run without being charged, then resume and compare."""
+    db = path(f"slow-{how.replace(' ', '-')}.db")
+    p = mpirun(n, slow, "--db", db, "--flush", "0.2", wait=False)
+    started = wait_for(lambda: os.path.exists(db) and progressed(db, 2, 500), timeout=300)
+    send(p)
+    out, err = p.communicate(timeout=300)
     c = sqlite3.connect(db)
     ck = c.execute("select count(*), min(iter) from checkpoints").fetchone()
     pending = c.execute("select count(*) from jobs where status='pending'").fetchone()[0]
+    charged = c.execute("select count(*) from jobs where attempts > 0 or crashes > 0").fetchone()[0]
     c.close()
-    code_ok = p.returncode == 3 if sig == signal.SIGUSR1 else p.returncode != 0
-    check(f"{how} mid-job: exit code {p.returncode}, 2 checkpoints saved mid-run, jobs pending",
-          started and code_ok and ck[0] == 2 and ck[1] > 0 and pending == 2, err[-400:])
+    check(f"{how} mid-job: exit code {p.returncode}, 2 checkpoints saved mid-run, jobs pending and "
+          "not charged, no job abandoned",
+          started and code_ok(p.returncode) and ck[0] == 2 and (ck[1] or 0) >= 500 and pending == 2
+          and charged == 0 and "grace period over" not in err, f"{ck} {charged} " + err[-400:])
     p = mpirun(2, slow, "--db", db)
     c = sqlite3.connect(db)
     left = c.execute("select count(*) from checkpoints").fetchone()[0]
     c.close()
     check(f"{how}: resumed run completes bit-identical to an uninterrupted run, checkpoints cleared",
           p.returncode == 0 and results(db) == slow_ref and left == 0, p.err[-300:])
+
+
+def to_ranks(sig, ranks):
+    def send(p):
+        pids = rank_pids(p)
+        for r in ranks:
+            os.kill(pids[r], sig)
+    return send
+
+
+interrupt_and_resume(2, "SIGUSR1 to mpirun", lambda p: p.send_signal(signal.SIGUSR1),
+                     lambda rc: rc == 3)
+interrupt_and_resume(2, "SIGTERM to every process", lambda p: os.killpg(p.pid, signal.SIGTERM),
+                     lambda rc: rc != 0)
+# A signal that reaches one worker rank only (a node's OOM killer warning, a
+# user's kill) must stop the launch in order: grace period, every job checkpointed.
+interrupt_and_resume(3, "SIGTERM to worker rank 1 only", to_ranks(signal.SIGTERM, [1]),
+                     lambda rc: rc == 3)
+# An ssh session that hangs up, and `| head` closing the output.
+interrupt_and_resume(2, "SIGHUP to every rank", to_ranks(signal.SIGHUP, [0, 1]), lambda rc: rc == 3)
+interrupt_and_resume(2, "SIGPIPE to every rank", to_ranks(signal.SIGPIPE, [0, 1]), lambda rc: rc == 3)
+
+# ---- live progress: a running job can be watched ------------------------------------
+db = path("live-progress.db")
+p = mpirun(1, slow, "--db", db, "--flush", "0.5", wait=False)
+seen = wait_for(lambda: count(db, "status='running' and iters_done > 0") >= 1, timeout=120)
+c = sqlite3.connect(db)
+rows = c.execute("select count(*), max(c.iter) from curves c join jobs j on j.id = c.job_id "
+                 "where j.status = 'running'").fetchone()
+c.close()
+p.send_signal(signal.SIGUSR1)
+p.communicate(timeout=120)
+check("a running job's curve rows and iters_done reach the database within --flush seconds",
+      seen and rows[0] >= 2 and rows[1] > 0, str(rows))
+p = mpirun(1, slow, "--db", db, "--flush", "0.5")
+c = sqlite3.connect(db)
+dup = c.execute("select count(*) - count(distinct job_id || ':' || iter) from curves").fetchone()[0]
+c.close()
+check("with live progress, resume is bit-identical and curve rows never duplicate",
+      p.returncode == 0 and results(db) == slow_ref and dup == 0, p.err[-300:])
 
 # ---- extending a grid ---------------------------------------------------------------
 db = path("extend.db")
@@ -220,13 +290,33 @@ crash = write("crash.ini", SMALL.replace("gain = 0.5, 1.5", "gain = 1").replace(
     "seed = 0..2\n")
 db = path("crash.db")
 env = dict(ENV, RNNSWEEP_TEST_CRASH_SEED="1")
-codes = [mpirun(1, crash, "--db", db, "--max-attempts", "2", env=env).returncode for _ in range(4)]
+codes = [mpirun(1, crash, "--db", db, "--max-attempts", "2", env=env, exe=HOOKS).returncode
+         for _ in range(4)]
 c = sqlite3.connect(db)
 st = dict(c.execute("select seed, status from jobs").fetchall())
 att = c.execute("select attempts, error from jobs where seed=1").fetchone()
 c.close()
 check("a job that always kills its launch is failed after --max-attempts 2; others done",
       st == {0: "done", 1: "failed", 2: "done"} and codes[-1] == 0, f"{st} {att} codes {codes}")
+
+# A job that kills its launch while other jobs run beside it: its neighbours are
+# never charged; the suspects run alone until the culprit is found.
+crash2 = write("crash2.ini", LONG.replace("task = romo, 2af", "task = romo").replace(
+    "rule = bptt, eprop, rflo", "rule = bptt").replace("gain = 0.5, 1.5", "gain = 1") + "seed = 0..3\n")
+db = path("crash2.db")
+codes = []
+for _ in range(12):
+    codes.append(mpirun(2, crash2, "--db", db, "--max-attempts", "2", env=dict(ENV, RNNSWEEP_TEST_CRASH_SEED="2"),
+                        exe=HOOKS).returncode)
+    if codes[-1] == 0:
+        break
+c = sqlite3.connect(db)
+st = dict(c.execute("select seed, status || ':' || crashes from jobs").fetchall())
+c.close()
+check("a job that kills a launch with neighbours running: only it is charged (failed after 2 "
+      "deaths alone), every neighbour done with 0 crashes",
+      st == {0: "done:0", 1: "done:0", 2: "failed:2", 3: "done:0"} and codes[-1] == 0,
+      f"{st} codes {codes}")
 
 # ---- divergence and the per-job time limit ------------------------------------------
 odd = write("odd.ini", """[diverges]

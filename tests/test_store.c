@@ -201,7 +201,7 @@ static void test_refusals(void)
 
     const char *newer = tmp_path("newer.db");
     mkdb(newer, "PRAGMA application_id = 0x524E5357; PRAGMA user_version = 99; CREATE TABLE jobs(id);");
-    refused("our database from a newer schema", newer, STORE_CREATE, "newer rnnsweep (schema 99 > 1)");
+    refused("our database from a newer schema", newer, STORE_CREATE, "newer rnnsweep (schema 99 > 2)");
 
     refused("read-only open of a missing file", tmp_path("missing.db"), STORE_READONLY,
             "no such database");
@@ -219,8 +219,8 @@ static void test_refusals(void)
     char err[STORE_ERRLEN];
     int rc = store_open(&s, empty, STORE_CREATE, err);
     check(rc == STORE_OK && q1(empty, "PRAGMA application_id") == 0x524E5357 &&
-              q1(empty, "PRAGMA user_version") == 1,
-          "empty file initialised (application_id, user_version 1)", "%s", rc ? err : "");
+              q1(empty, "PRAGMA user_version") == 2,
+          "empty file initialised (application_id, user_version 2)", "%s", rc ? err : "");
     store_close(s);
 }
 
@@ -291,8 +291,8 @@ static void test_cycle(void)
 
     long *ids = NULL;
     config *cfgs = NULL;
-    size_t np = 0;
-    rc = store_pending(s, sw1, &ids, &cfgs, &np);
+    size_t np = 0, nsus = 0;
+    rc = store_pending(s, sw1, &ids, &cfgs, &np, &nsus);
     int same = rc == STORE_OK && np == 24;
     for (size_t i = 0; same && i < np; i++)
         same = config_hash(&cfgs[i]) == config_hash(&jobs[i]) &&
@@ -315,19 +315,75 @@ static void test_cycle(void)
     rc = store_claim(s, a, run, "h1", 1);
     check(rc == STORE_ERROR && strstr(store_errmsg(s), "not pending"), "claiming a running job fails",
           "%s", store_errmsg(s));
-    size_t rq = 0, fl = 0;
-    rc = store_recover(s, 2, &rq, &fl);
-    snprintf(sql, sizeof sql, "SELECT attempts FROM jobs WHERE id = %ld AND status = 'pending'", a);
-    check(rc == STORE_OK && rq == 1 && fl == 0 && q1(path, sql) == 1,
-          "recover: running -> pending, attempts kept", "requeued %zu failed %zu", rq, fl);
+    store_recovery rv;
+    rc = store_recover(s, 2, 0, &rv);
+    snprintf(sql, sizeof sql, "SELECT attempts FROM jobs WHERE id = %ld AND status = 'pending'"
+                              " AND crashes = 1 AND suspect = 0", a);
+    check(rc == STORE_OK && rv.requeued == 1 && rv.blamed == 1 && rv.failed == 0 && q1(path, sql) == 1,
+          "recover: the job a dead launch ran alone -> pending, blamed (crashes 1), attempts kept",
+          "requeued %zu blamed %zu failed %zu", rv.requeued, rv.blamed, rv.failed);
     store_claim(s, a, run, "h2", 2);
-    rc = store_recover(s, 2, &rq, &fl);
+    rc = store_recover(s, 2, 0, &rv);
     int st = -1;
     config back;
     store_job_config(s, a, &back, &st);
-    check(rc == STORE_OK && rq == 0 && fl == 1 && st == JOB_FAILED,
-          "recover after max_attempts: failed", "requeued %zu failed %zu status %s", rq, fl,
-          store_status_name(st));
+    check(rc == STORE_OK && rv.requeued == 0 && rv.failed == 1 && st == JOB_FAILED,
+          "recover after max_attempts deaths: failed", "requeued %zu failed %zu status %s",
+          rv.requeued, rv.failed, store_status_name(st));
+
+    /* Blame: several jobs running in a dead launch -> suspects, nobody charged;
+     * a launch that closed its runs row, or the caller's orderly run, blames
+     * nobody; suspects come first in the pending list; a result clears it. */
+    {
+        long r2 = 0, r3 = 0;
+        store_run_begin(s, &info, &r2);
+        store_claim(s, ids[10], r2, "h1", 0);
+        store_claim(s, ids[11], r2, "h1", 1);
+        store_claim(s, ids[12], r2, "h1", 2);
+        rc = store_recover(s, 2, 0, &rv);
+        check(rc == STORE_OK && rv.blamed == 0 && rv.suspects == 3 && rv.requeued == 3 &&
+                  q1(path, "SELECT sum(crashes) FROM jobs WHERE status = 'pending'") == 0 &&
+                  q1(path, "SELECT count(*) FROM jobs WHERE suspect = 1") == 3,
+              "a launch that died running 3 jobs blames none: 3 suspects", "blamed %zu suspects %zu",
+              rv.blamed, rv.suspects);
+        long *pid = NULL;
+        config *pcf = NULL;
+        size_t pn = 0, ps = 0;
+        rc = store_pending(s, sw1, &pid, &pcf, &pn, &ps);
+        int front = rc == STORE_OK && ps == 3 && pn > 3;
+        for (size_t i = 0; front && i < 3; i++)
+            front = pid[i] == ids[10 + i];
+        check(front, "pending: the 3 suspects first", "%zu suspects of %zu", ps, pn);
+        free(pid);
+        free(pcf);
+        /* the suspect run alone: the next death blames it */
+        store_run_begin(s, &info, &r3);
+        store_claim(s, ids[11], r3, "h1", 0);
+        rc = store_recover(s, 2, 0, &rv);
+        snprintf(sql, sizeof sql, "SELECT crashes FROM jobs WHERE id = %ld AND suspect = 0", ids[11]);
+        check(rc == STORE_OK && rv.blamed == 1 && q1(path, sql) == 1,
+              "a suspect whose launch dies while it runs alone is blamed once", "blamed %zu", rv.blamed);
+        /* orderly: closed runs row, or named by the caller */
+        store_run_begin(s, &info, &r3);
+        store_claim(s, ids[13], r3, "h1", 0);
+        store_run_end(s, r3, 1, 0);
+        rc = store_recover(s, 2, 0, &rv);
+        snprintf(sql, sizeof sql, "SELECT crashes FROM jobs WHERE id = %ld AND status = 'pending'", ids[13]);
+        check(rc == STORE_OK && rv.blamed == 0 && rv.requeued == 1 && q1(path, sql) == 0,
+              "a launch that closed its runs row (a database error) blames nobody", NULL);
+        store_run_begin(s, &info, &r3);
+        store_claim(s, ids[13], r3, "h1", 0);
+        rc = store_recover(s, 2, r3, &rv);
+        check(rc == STORE_OK && rv.blamed == 0 && rv.requeued == 1 && q1(path, sql) == 0,
+              "the launch the caller knows ended in order blames nobody", NULL);
+        /* a finished result clears suspect */
+        store_claim(s, ids[10], r3, "h1", 0);
+        store_result done = {.job_id = ids[10], .status = JOB_DONE, .final_loss = 0.5,
+                             .final_accuracy = 1};
+        rc = store_result_put(s, &done);
+        snprintf(sql, sizeof sql, "SELECT suspect FROM jobs WHERE id = %ld", ids[10]);
+        check(rc == STORE_OK && q1(path, sql) == 0, "a stored result clears suspect", NULL);
+    }
 
     /* Results replace curve rows; NaN final loss stored as NULL. */
     long b = ids[1];
@@ -422,9 +478,9 @@ static void test_cycle(void)
     rc = store_sweep_counts(s, sw1, cnt1);
     rc |= store_sweep_counts(s, sw2, cnt2);
     rc |= store_sweep_counts(s, 0, call);
-    check(rc == STORE_OK && cnt1[JOB_PENDING] == 19 && cnt1[JOB_DONE] == 3 && cnt1[JOB_DIVERGED] == 1 &&
-              cnt1[JOB_FAILED] == 1 && cnt1[JOB_RUNNING] == 0 && cnt2[JOB_PENDING] == 31 &&
-              call[JOB_PENDING] == 31 && cnt2[JOB_DONE] == 3,
+    check(rc == STORE_OK && cnt1[JOB_PENDING] == 18 && cnt1[JOB_DONE] == 4 && cnt1[JOB_DIVERGED] == 1 &&
+              cnt1[JOB_FAILED] == 1 && cnt1[JOB_RUNNING] == 0 && cnt2[JOB_PENDING] == 30 &&
+              call[JOB_PENDING] == 30 && cnt2[JOB_DONE] == 4,
           "sweep_counts per sweep and overall", "sweep 1: pending %zu done %zu; sweep 2: pending %zu",
           cnt1[JOB_PENDING], cnt1[JOB_DONE], cnt2[JOB_PENDING]);
     rc = store_run_end(s, run, 0, 4);
@@ -441,7 +497,7 @@ static void test_cycle(void)
     FILE *mf = open_memstream(&out, &outn);
     rc2 = rc == STORE_OK ? store_status_print(ro, mf) : -1;
     fclose(mf);
-    check(rc == STORE_OK && rc2 == STORE_OK && strstr(out, "done 3") && strstr(out, "failed 1") &&
+    check(rc == STORE_OK && rc2 == STORE_OK && strstr(out, "done 4") && strstr(out, "failed 1") &&
               strstr(out, "node7") && strstr(out, "  lr ") && strstr(out, "  gain ") &&
               !strstr(out, "  hidden "),
           "status on a read-only connection (counts, axes, running)", "%s", rc2 ? store_errmsg(ro) : "");
@@ -477,8 +533,8 @@ static void test_views(void)
     store_add_sweep(s, "v.ini", "v", 1, jobs, n, &sw, &added);
     long *ids;
     config *cfgs;
-    size_t np;
-    store_pending(s, sw, &ids, &cfgs, &np);
+    size_t np, nsus;
+    store_pending(s, sw, &ids, &cfgs, &np, &nsus);
     for (size_t i = 0; i < np; i++) {
         double L = loss[i / 6][(i / 3) % 2][i % 3];
         store_claim(s, ids[i], 0, "h", 1);
@@ -558,14 +614,14 @@ static void test_speed(void)
     for (int i = 0; i < NJ; i++)
         jobs[i] = job(i % 3, 0.5 + 0.1 * (i % 20), 1e-3, i / 20);
     long sw, run, *ids;
-    size_t added, np;
+    size_t added, np, nsus;
     config *cfgs;
     double t0 = now_s();
     store_add_sweep(s, "speed.ini", "speed", 3, jobs, NJ, &sw, &added);
     double t_add = now_s() - t0;
     store_run_info info = {.sweep_id = sw, .ranks = 2};
     store_run_begin(s, &info, &run);
-    store_pending(s, sw, &ids, &cfgs, &np);
+    store_pending(s, sw, &ids, &cfgs, &np, &nsus);
     train_curve_row curve[100];
     for (int i = 0; i < 100; i++)
         curve[i] = (train_curve_row){i, 1.0 / (1 + i), 0.5};
@@ -641,9 +697,9 @@ static void test_modes(void)
     rc = store_open(&s, path, 0, err);
     long *ids = NULL;
     config *cfgs = NULL;
-    size_t np = 0;
+    size_t np = 0, nsus = 0;
     if (rc == STORE_OK)
-        rc = store_pending(s, 0, &ids, &cfgs, &np);
+        rc = store_pending(s, 0, &ids, &cfgs, &np, &nsus);
     store_close(s);
     check(rc == STORE_OK && np == 1 && config_hash(&cfgs[0]) == config_hash(&c) &&
               q1(path, "SELECT lyap_every FROM jobs") == 0 &&

@@ -8,9 +8,12 @@
  * `-n 1` runs the whole sweep in one process.  Ranks 1..P-1 are workers.
  * Only the main threads call MPI (MPI_THREAD_FUNNELED).
  *
- * SIGTERM, SIGINT and SIGUSR1 on any rank stop dispatching; running jobs
- * stop at their next iteration, checkpoint, and are sent back; the master
- * stores the checkpoints and the launch ends with exit code 3 (resumable).
+ * SIGTERM, SIGINT, SIGUSR1, SIGHUP and SIGPIPE on any rank stop
+ * dispatching; running jobs stop at their next iteration, checkpoint, and
+ * are sent back; the master stores the checkpoints and the launch ends with
+ * exit code 3 (resumable).  While a job runs, its worker sends the rows
+ * recorded since its last message every `flush` seconds, which the master
+ * writes (store_progress), so running jobs can be watched.
  */
 #ifndef RNNSWEEP_FARM_H
 #define RNNSWEEP_FARM_H
@@ -22,18 +25,28 @@ typedef struct farm_opts {
     double grace;          /* seconds to wait for in-flight jobs after a signal */
     double job_time_limit; /* seconds per job attempt, 0 = none (status timeout) */
     double progress;       /* seconds between progress lines, 0 = none */
+    double flush;          /* seconds between a running job's live rows, 0 = none */
     int save_weights;      /* store final weights of finished jobs */
 } farm_opts;
 
 enum farm_rc {
     FARM_DONE = 0,        /* nothing pending any more */
     FARM_INTERRUPTED = 3, /* stopped by a signal; checkpoints saved */
-    FARM_ERROR = 1,       /* database or MPI failure */
+    FARM_ERROR = 1,       /* database or MPI failure; running jobs were stopped in order */
     FARM_ABANDONED = 4    /* grace period over with jobs still running: caller aborts */
 };
 
-/* Install the SIGTERM/SIGINT/SIGUSR1 handlers (every rank, after MPI_Init). */
+/* Install the SIGTERM/SIGINT/SIGUSR1/SIGHUP/SIGPIPE handlers (every rank,
+ * after MPI_Init). */
 void farm_signals_install(void);
+
+/* Every rank, after MPI_Init: MPI errors return codes (which the farm
+ * checks) instead of aborting.  FARM_DONE or FARM_ERROR. */
+int farm_init(void);
+
+/* Check an MPI return code: MPI_SUCCESS -> 0; otherwise a one-line message
+ * "rnnsweep sweep: MPI <what>: <MPI_Error_string>" on stderr and -1. */
+int farm_mpi(int rc, const char *what);
 
 /* Rank 0: run the sweep's pending jobs on ranks 0..nranks-1 until none is
  * left or a signal stops it; returns enum farm_rc.  hosts holds each rank's

@@ -64,12 +64,32 @@ typedef struct store_run_info {
 int store_run_begin(store *s, const store_run_info *info, long *run_id);
 int store_run_end(store *s, long run_id, int exit_code, size_t jobs_done);
 
-/* Jobs left `running` by a dead launch: back to `pending`, or `failed` once
- * attempts >= max_attempts.  Counts are returned. */
-int store_recover(store *s, int max_attempts, size_t *requeued, size_t *failed);
+/* What store_recover did. */
+typedef struct store_recovery {
+    size_t requeued; /* running -> pending (blamed and suspect ones included) */
+    size_t blamed;   /* ran alone when its launch died: crashes + 1 */
+    size_t failed;   /* crashes reached max_attempts: failed, not requeued */
+    size_t suspects; /* ran beside others when their launch died: suspect = 1 */
+} store_recovery;
 
-/* Pending jobs of a sweep: ids and configs (malloc'ed arrays; caller frees). */
-int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n);
+/* Jobs left `running` by earlier launches go back to `pending`.  Blame
+ * (issue: count an attempt only against the job that can be blamed):
+ *  - a launch that ended in order blames nobody: its runs row is closed, or
+ *    it is `orderly_run` (the caller knows from the launch note that it
+ *    ended in order although it could not close its row, e.g. a full disk);
+ *  - a launch that died while running one job blames that job: crashes + 1,
+ *    and `failed` once crashes >= max_attempts;
+ *  - a launch that died with several jobs running blames none: they become
+ *    suspects (jobs.suspect = 1), which the next launch runs one at a time,
+ *    so that a job that kills its launch is found alone and blamed once per
+ *    death.  A stored result other than an interruption clears suspect.
+ * One transaction. */
+int store_recover(store *s, int max_attempts, long orderly_run, store_recovery *out);
+
+/* Pending jobs of a sweep (all sweeps if sweep_id <= 0): ids and configs
+ * (malloc'ed arrays; caller frees), suspects first (*nsuspect of them),
+ * then by id. */
+int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n, size_t *nsuspect);
 
 /* Jobs of a sweep by status: counts[enum job_status] (6 entries). */
 int store_sweep_counts(store *s, long sweep_id, size_t counts[6]);
@@ -103,6 +123,13 @@ typedef struct store_result {
  * checkpoint (stored with PENDING, deleted otherwise).  An interrupted job
  * (PENDING) gets its attempt back (attempts - 1). */
 int store_result_put(store *s, const store_result *r);
+
+/* Live progress of a running job: upsert its curve and exponent rows (by
+ * primary key, so rows never duplicate) and set iters_done, in one
+ * transaction.  Rows of a job that is no longer `running` are ignored (a
+ * late message after its result).  Its final result replaces them all. */
+int store_progress(store *s, long job_id, long iters_done, const train_curve_row *curve,
+                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap);
 
 /* Counts by status and per swept axis (keys with more than one value), plus
  * running jobs with host/rank and their age; for `rnnsweep status`. */
