@@ -25,4 +25,4 @@ deps_install() {
 # test starts them.
 BUILD_PKGS=(gcc pkg-config meson ninja-build git libgsl-dev libopenblas-dev libsqlite3-dev
             libopenmpi-dev openmpi-bin openssh-client libinih-dev sqlite3 procps
-            python3 python3-numpy python3-matplotlib)
+            python3 python3-numpy python3-matplotlib python3-pandas python3-scipy strace)
