@@ -318,6 +318,39 @@ check("a job that kills a launch with neighbours running: only it is charged (fa
       st == {0: "done:0", 1: "done:0", 2: "failed:2", 3: "done:0"} and codes[-1] == 0,
       f"{st} codes {codes}")
 
+# ---- a full disk is not the jobs' fault ------------------------------------------------
+# A database on a 2 MB tmpfs fills up; four launches fail on it (exit 1, no
+# abort); once the file system grows, the next launch completes every job:
+# none is failed and none is charged a crash.
+FULL = """task = romo
+rule = bptt
+gain = 0.5, 1, 1.5, 2
+seed = 0..9
+hidden = 64
+batch = 8
+iters = 200
+log_every = 1
+"""
+full = write("full.ini", FULL)
+mnt = path("tmpfs")
+os.mkdir(mnt)
+mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt],
+                         capture_output=True).returncode == 0
+if not mounted:
+    print("SKIP full-disk case: cannot mount a tmpfs here (needs root)")
+else:
+    db = os.path.join(mnt, "full.db")
+    codes = [mpirun(2, full, "--db", db).returncode for _ in range(4)]
+    subprocess.run(["mount", "-o", "remount,size=64m", mnt], check=True)
+    p = mpirun(2, full, "--db", db)
+    c = sqlite3.connect(db)
+    st = c.execute("select status, count(*), sum(crashes) from jobs group by 1").fetchall()
+    c.close()
+    subprocess.run(["umount", mnt])
+    check("a full disk fails 4 launches (exit 1) without charging any job; after it grows, every job done",
+          all(x == 1 for x in codes) and p.returncode == 0 and st == [("done", 40, 0)],
+          f"codes {codes} then {p.returncode}: {st} " + p.err[-200:])
+
 # ---- divergence and the per-job time limit ------------------------------------------
 odd = write("odd.ini", """[diverges]
 activation = relu
