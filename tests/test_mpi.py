@@ -284,6 +284,30 @@ old_same = {h: v for h, v in results(db).items() if h in r1} == r1
 check("extending a grid adds only the new jobs (6), old results untouched",
       p.returncode == 0 and n == 18 and rows == 6 and old_same and "6 new" in p.err, p.err[-300:])
 
+# ---- a schema-1 database (rnnsweep 0.1.0) --------------------------------------------------
+# Made here from a finished database by removing what schema 2 added.
+db = path("v1.db")
+open(db, "wb").write(open(path("n1.db"), "rb").read())
+c = sqlite3.connect(db)
+c.executescript("alter table jobs drop column crashes; alter table jobs drop column suspect;"
+                "pragma user_version = 1;")
+c.close()
+before = results(db)
+h0 = sha(db)
+s = subprocess.run([EXE, "status", "--db", db], capture_output=True, text=True)
+check("status reads a schema-1 database without changing it",
+      s.returncode == 0 and "done 12" in s.stdout and sha(db) == h0, s.stderr)
+p = mpirun(1, ext, "--db", db)
+c = sqlite3.connect(db)
+ver = c.execute("pragma user_version").fetchone()[0]
+cols = {r[1] for r in c.execute("pragma table_info(jobs)")}
+n = c.execute("select count(*) from jobs").fetchone()[0]
+c.close()
+after = results(db)
+check("a sweep on a schema-1 database migrates it to 2, runs only the 6 new jobs, keeps every old result",
+      p.returncode == 0 and ver == 2 and {"crashes", "suspect"} <= cols and n == 18 and
+      {h: v for h, v in after.items() if h in before} == before and "6 new" in p.err, p.err[-300:])
+
 # ---- a job that always kills its launch ------------------------------------------------
 crash = write("crash.ini", SMALL.replace("gain = 0.5, 1.5", "gain = 1").replace(
     "task = romo, 2af", "task = romo").replace("rule = bptt, eprop, rflo", "rule = bptt") +
