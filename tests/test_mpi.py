@@ -422,6 +422,15 @@ for name, (text, where) in bad_files.items():
     p = mpirun(2, f, "--db", good_db)
     check(f"bad sweep file {name}: exit 2, message names {where}, database unchanged",
           p.returncode == 2 and where in p.err and sha(good_db) == h0, p.err.strip()[-200:])
+# Exactly one line of ours, from rank 0 only; with `mpirun -q` nothing else at all.
+f = write("oneline.ini", "task = romo\nfoo = 3\n")
+p = mpirun(2, f, "--db", path("never.db"))
+ours = [l for l in p.err.splitlines() if l.startswith("rnnsweep")]
+q = subprocess.run(["mpirun", "-q", "-n", "2", "--oversubscribe", EXE, "sweep", f, "--db", path("never.db")],
+                   capture_output=True, text=True, env=ENV)
+check("a bad sweep file under mpirun -n 2 prints exactly one error line (with -q: and nothing else)",
+      p.returncode == 2 and len(ours) == 1 and q.returncode == 2 and q.stderr.strip().count("\n") == 0
+      and "oneline.ini:2" in q.stderr and not os.path.exists(path("never.db")), q.stderr + "|" + " / ".join(ours))
 binf = path("binary.ini")
 open(binf, "wb").write(bytes(range(256)) * 4)
 p = mpirun(1, binf, "--db", path("never.db"))
