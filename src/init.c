@@ -53,17 +53,25 @@ static void init_sparse(double *W /* (N,N) */, int N, double g, double density, 
         W[q] = gsl_rng_uniform(r) < density ? s * W[q] : 0.0;
 }
 
-/* W_ij = s_j b_j |chi_ij| with b_E, b_I of init.h. */
+/* W_ij = s_j b_j |chi_ij| with b_E, b_I of init.h, then each row's
+ * inhibitory part rescaled by beta_i = (sum_E W_ij) / (sum_I |W_ij|) (= 1 +
+ * O(N^-1/2)) so that the row sums to 0 exactly (init.h: without it, outliers
+ * up to ~1.9 g). */
 static void init_dale(double *W /* (N,N) */, int N, int ne, double g)
 {
     const int ni = N - ne;
     const double c = 1.0 - 2.0 / M_PI;
     const double bE = g * sqrt((double)ni / (c * ne)), bI = g * sqrt((double)ne / (c * ni));
-    for (int i = 0; i < N; i++)
-        for (int j = 0; j < N; j++) {
-            double *w = &W[(size_t)i * N + j];
-            *w = j < ne ? bE * fabs(*w) : -bI * fabs(*w);
-        }
+    for (int i = 0; i < N; i++) {
+        double *w = W + (size_t)i * N, se = 0.0, si = 0.0;
+        for (int j = 0; j < ne; j++)
+            se += w[j] = bE * fabs(w[j]);
+        for (int j = ne; j < N; j++)
+            si += bI * fabs(w[j]);
+        const double beta = si > 0 ? se / si : 0.0;
+        for (int j = ne; j < N; j++)
+            w[j] = -beta * bI * fabs(w[j]);
+    }
 }
 
 /* W = g chi + (scale/N) sum_r m_r n_r^T; m (N) scratch, n (N) scratch. */
