@@ -44,7 +44,7 @@ static const config_key keys[] = {
     {"density", CK_REAL, OFF(density), NULL, 1e-6, 1, "0.1",
      "init=sparse: probability of a nonzero entry; nonzeros ~ N(0, g^2/(density N))", 2},
     {"frac_exc", CK_REAL, OFF(frac_exc), NULL, 0, 1, "0.8",
-     "init=dale: fraction of excitatory units (columns >= 0; the rest <= 0, rows balanced)", 2},
+     "init=dale: fraction of excitatory units (columns >= 0, the rest <= 0, rows sum to 0; signs kept in learning)", 2},
     {"lowrank_rank", CK_INT, OFF(lowrank_rank), NULL, 1, 65536, "1",
      "init=lowrank: rank R of W_rec = g chi + (lowrank_scale/N) sum_r m_r n_r^T", 2},
     {"lowrank_scale", CK_REAL, OFF(lowrank_scale), NULL, 0, 1e6, "1",
