@@ -18,6 +18,7 @@
 #include "rnnsweep/train.h"
 #include "rnnsweep/adam.h"
 #include "rnnsweep/floss.h"
+#include "rnnsweep/init.h"
 #include "rnnsweep/lyap.h"
 #include "rnnsweep/rule.h"
 #include "rnnsweep/task.h"
@@ -135,6 +136,8 @@ train_job *train_alloc(const config *c, char err[256])
         j->fb = task_batch_alloc(c->task, B);
         j->fw = floss_work_alloc(T, B, N, I, O, (int)c->floss_k);
         ok = ok && j->fb && j->fw;
+        if (j->fw)
+            floss_work_set_target(j->fw, c->floss_target);
     }
     ok = ok && j->B_fb && j->Q0 && j->Qf && j->lam && j->opt && j->fopt && j->r_task &&
          j->r_floss && j->tb && j->eval && j->rw && j->lw && j->curve && j->lrows;
@@ -154,7 +157,11 @@ train_job *train_alloc(const config *c, char err[256])
         train_free(j);
         return NULL;
     }
-    rnn_params_init(&j->p, c->gain, r);
+    if (init_params(&j->p, c, r, err) != 0) {
+        gsl_rng_free(r), gsl_rng_free(rf), gsl_rng_free(rq), gsl_rng_free(re);
+        train_free(j);
+        return NULL;
+    }
     memcpy(j->p0.data, j->p.data, j->p.size * sizeof(double));
     rule_feedback_init(j->B_fb, N, O, rf);
     lyap_q0(j->Q0, N, (int)c->lyap_k, rq);
@@ -198,15 +205,17 @@ static void measure(train_job *j, int phase, long iter, const train_hooks *h)
         h->lyap(h->ctx, rows, k);
 }
 
-/* One flossing step on a fresh batch; returns F. */
+/* One flossing step on a fresh batch (then Dale's clamp, init.h); returns F. */
 static double floss_step(train_job *j)
 {
     const config *c = &j->cfg;
     task_batch_fill(j->fb, j->r_floss);
     double F = floss_gradient(c->floss_mode, &j->p, c->activation, c->alpha, j->fb->x, j->Qf,
                               (int)c->lyap_warmup, &j->grad, j->lam, j->fw);
-    if (isfinite(F))
+    if (isfinite(F)) {
         adam_step(j->fopt, j->p.data, j->grad.data, c->floss_lr);
+        init_dale_clamp(c, j->p.W_rec, j->N);
+    }
     return F;
 }
 
@@ -263,6 +272,7 @@ int train_run(train_job *j, const train_hooks *h)
             add_curve(j, i, loss, task_accuracy(j->tb, j->cache.y), h);
         if (i < c->iters) {
             adam_step(j->opt, j->p.data, j->grad.data, c->lr);
+            init_dale_clamp(c, j->p.W_rec, j->N);
             if (c->floss_every > 0 && (i + 1) % c->floss_every == 0 && !isfinite(floss_step(j)))
                 return TRAIN_DIVERGED;
             if (c->lyap_every > 0 && (i + 1) % c->lyap_every == 0 && i + 1 < c->iters)
