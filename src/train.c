@@ -521,11 +521,11 @@ static const char *ckpt_check(const train_job *j, const unsigned char *b, size_t
     if (hd->version != TRAIN_CKPT_VERSION || hd->head_size != sizeof *hd)
         return "checkpoint format version differs";
     if (hd->size != n)
-        return "truncated or extended (size differs from its header)";
+        return "truncated or extended: size differs from its header";
     uint32_t crc;
     memcpy(&crc, b + n - sizeof crc, sizeof crc);
     if (crc != crc32_ieee(b, n - sizeof crc))
-        return "damaged (CRC-32 mismatch)";
+        return "damaged: CRC-32 mismatch";
     if (hd->hash != j->hash)
         return "written for another config";
     if (hd->nparams != j->p.size || hd->ncurve > j->maxcurve || hd->nlyap > j->maxlyap ||
