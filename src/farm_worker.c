@@ -142,11 +142,10 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
         return;
     }
     if (jh.ckpt) {
-        char note[256] = "";
+        char note[256] = "message shorter than its checkpoint";
         if (sizeof jh + jh.ckpt != len ||
-            train_checkpoint_load(j, msg + sizeof jh, jh.ckpt) != 0) /*MERGE-CKPT*/
-            snprintf(rh.error, sizeof rh.error, "checkpoint unusable (%.200s); job restarted",
-                     note[0] ? note : "truncated message");
+            train_checkpoint_load(j, msg + sizeof jh, jh.ckpt, note) != 0)
+            snprintf(rh.error, sizeof rh.error, "checkpoint unusable (%.200s); job restarted", note);
         else if (note[0])
             snprintf(rh.error, sizeof rh.error, "%s", note);
     }
