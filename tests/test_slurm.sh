@@ -25,7 +25,8 @@ here=$(cd "$(dirname "$0")/.." && pwd -P)
 [ $# -ge 1 ] || { echo "usage: $0 RNNSWEEP" >&2; exit 2; }
 bin=$(realpath -- "$1") || exit 1
 export RNNSWEEP_BIN=$bin
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. "$(dirname "$0")/../tools/lib/common.sh"
+rs_mpi_env
 command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI not found (apt-get install sqlite3)"; exit 1; }
 
 tmp=$(mktemp -d /tmp/rnnsweep-slurm.XXXXXX)
