@@ -76,6 +76,12 @@ static const config_key keys[] = {
     {"lyap_every_qr", CK_INT, OFF(lyap_every_qr), NULL, 1, BIG, "1", "QR every this many steps", 1},
     {"lyap_every", CK_INT, OFF(lyap_every), NULL, 0, BIG, "0",
      "also measure exponents every this many training iterations (0 = off)", 1},
+    {"val_batch", CK_INT, OFF(val_batch), NULL, 1, 1e7, "256",
+     "validation trials (the seed's own stream): choose the lr on them; a multiple of lyap_batch", 2},
+    {"test_batch", CK_INT, OFF(test_batch), NULL, 1, 1e7, "1024",
+     "test trials (the seed's own stream): what figures and tables report; a multiple of lyap_batch", 2},
+    {"lyap_batch", CK_INT, OFF(lyap_batch), NULL, 1, 1e6, "32",
+     "exponents are measured on the first lyap_batch validation trials (also the evaluation chunk)", 2},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -255,6 +261,16 @@ int config_resolve(config *c, long steps, char err[CONFIG_ERRLEN])
     }
     if (c->lyap_k > c->hidden) {
         snprintf(err, CONFIG_ERRLEN, "lyap_k: %ld exceeds hidden (%ld)", c->lyap_k, c->hidden);
+        return -1;
+    }
+    if (c->val_batch % c->lyap_batch != 0) {
+        snprintf(err, CONFIG_ERRLEN, "val_batch: %ld is not a multiple of lyap_batch (%ld)",
+                 c->val_batch, c->lyap_batch);
+        return -1;
+    }
+    if (c->test_batch % c->lyap_batch != 0) {
+        snprintf(err, CONFIG_ERRLEN, "test_batch: %ld is not a multiple of lyap_batch (%ld)",
+                 c->test_batch, c->lyap_batch);
         return -1;
     }
     if (c->lyap_warmup >= T) {

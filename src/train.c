@@ -11,9 +11,19 @@
  * stores; a resumed job draws the same batches and reaches the same numbers.
  *
  * rng streams derive from the seed alone (splitmix64(seed, stream)): the
- * initial weights, B_fb, Q0, training batches, flossing batches and the fixed
- * batch on which exponents are measured.  Jobs that differ only in gain, lr or
- * rule therefore share their random numbers (common random numbers).
+ * initial weights, B_fb, Q0, training batches, flossing batches, and the
+ * held-out trials of SPEC §7: the validation trials (STREAM_EVAL; the lr is
+ * chosen on them, and exponents are measured on their first lyap_batch) and
+ * the test trials (STREAM_TEST; what is reported).  Jobs that differ only in
+ * gain, lr, rule, init or flossing therefore share their random numbers
+ * (common random numbers), and every job of a seed is evaluated on the same
+ * held-out trials, which no training batch contains.
+ *
+ * Evaluation runs in chunks of lyap_batch trials (val_batch and test_batch
+ * are multiples of it): the task draws trial after trial, so chunk c of a
+ * stream holds exactly trials c*E..(c+1)*E-1 of one big batch, and the sums
+ * of task_loss_sums/task_correct over the chunks give that batch's loss and
+ * accuracy; memory stays that of one chunk whatever the batch sizes.
  */
 #include "rnnsweep/train.h"
 #include "rnnsweep/adam.h"
@@ -40,11 +50,14 @@ struct train_job {
     double *B_fb;            /* (N,O) rflo feedback */
     double *Q0;              /* (N,lyap_k) */
     double *Qf;              /* (N,floss_k) */
-    double *lam;             /* (B,max(lyap_k,floss_k)) */
+    double *lam;             /* (max(B,E),max(lyap_k,floss_k)) */
     adam *opt, *fopt;        /* training and flossing Adam */
     gsl_rng *r_task, *r_floss;
-    task_batch *tb, *fb, *eval;
-    rnn_cache cache;
+    task_batch *tb, *fb;
+    task_batch *lyb;         /* (E trials) the first lyap_batch validation trials */
+    task_batch *ev;          /* (E trials) one evaluation chunk */
+    rnn_cache cache;         /* (T,B) training */
+    rnn_cache ecache;        /* (T,E) exponents and evaluation */
     rule_work *rw;
     lyap_work *lw;
     floss_work *fw;
@@ -91,7 +104,9 @@ void train_free(train_job *j)
     gsl_rng_free(j->r_floss);
     task_batch_free(j->tb);
     task_batch_free(j->fb);
-    task_batch_free(j->eval);
+    task_batch_free(j->lyb);
+    task_batch_free(j->ev);
+    rnn_cache_free(&j->ecache);
     rnn_cache_free(&j->cache);
     rule_work_free(j->rw);
     lyap_work_free(j->lw);
@@ -115,23 +130,26 @@ train_job *train_alloc(const config *c, char err[256])
     j->B = (int)c->batch;
     const int T = j->T, N = j->N, I = j->I, O = j->O, B = j->B;
     const int K = (int)(c->lyap_k > c->floss_k ? c->lyap_k : c->floss_k);
+    const int E = (int)c->lyap_batch;
     j->maxcurve = (size_t)(c->iters / c->log_every) + 2;
     j->maxlyap = (size_t)c->lyap_k * (3 + (c->lyap_every ? (size_t)(c->iters / c->lyap_every) : 0));
     int ok = rnn_params_alloc(&j->p, N, I, O) == 0 && rnn_params_alloc(&j->p0, N, I, O) == 0 &&
              rnn_params_alloc(&j->grad, N, I, O) == 0 &&
-             rnn_cache_alloc(&j->cache, T, B, N, O) == 0;
+             rnn_cache_alloc(&j->cache, T, B, N, O) == 0 &&
+             rnn_cache_alloc(&j->ecache, T, E, N, O) == 0;
     j->B_fb = malloc((size_t)N * O * sizeof(double));
     j->Q0 = malloc((size_t)N * c->lyap_k * sizeof(double));
     j->Qf = malloc((size_t)N * c->floss_k * sizeof(double));
-    j->lam = malloc((size_t)B * K * sizeof(double));
+    j->lam = malloc((size_t)(B > E ? B : E) * K * sizeof(double));
     j->opt = adam_alloc(j->p.size);
     j->fopt = adam_alloc(j->p.size);
     j->r_task = train_stream_rng(c->seed, STREAM_TASK);
     j->r_floss = train_stream_rng(c->seed, STREAM_FLOSS);
     j->tb = task_batch_alloc(c->task, B);
-    j->eval = task_batch_alloc(c->task, B);
+    j->lyb = task_batch_alloc(c->task, E);
+    j->ev = task_batch_alloc(c->task, E);
     j->rw = rule_work_alloc(T, B, N, I, O);
-    j->lw = lyap_work_alloc(N, (int)c->lyap_k, B);
+    j->lw = lyap_work_alloc(N, (int)c->lyap_k, E);
     j->curve = calloc(j->maxcurve, sizeof *j->curve); /* zeroed: images repeat bit for bit */
     j->lrows = calloc(j->maxlyap, sizeof *j->lrows);
     if (c->floss_iters > 0 || c->floss_every > 0) {
@@ -142,7 +160,7 @@ train_job *train_alloc(const config *c, char err[256])
             floss_work_set_target(j->fw, c->floss_target);
     }
     ok = ok && j->B_fb && j->Q0 && j->Qf && j->lam && j->opt && j->fopt && j->r_task &&
-         j->r_floss && j->tb && j->eval && j->rw && j->lw && j->curve && j->lrows;
+         j->r_floss && j->tb && j->lyb && j->ev && j->rw && j->lw && j->curve && j->lrows;
     if (!ok) {
         snprintf(err, 256, "out of memory allocating a job with hidden=%d batch=%d", N, B);
         train_free(j);
@@ -168,7 +186,7 @@ train_job *train_alloc(const config *c, char err[256])
     rule_feedback_init(j->B_fb, N, O, rf);
     lyap_q0(j->Q0, N, (int)c->lyap_k, rq);
     lyap_q0(j->Qf, N, (int)c->floss_k, rq);
-    task_batch_fill(j->eval, re);
+    task_batch_fill(j->lyb, re);
     gsl_rng_free(r), gsl_rng_free(rf), gsl_rng_free(rq), gsl_rng_free(re);
     return j;
 }
@@ -180,13 +198,13 @@ static double now(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-/* Exponents on the fixed evaluation batch, appended as rows of one phase. */
+/* Exponents on the first lyap_batch validation trials, appended as rows of one phase. */
 static void measure(train_job *j, int phase, long iter, const train_hooks *h)
 {
     const config *c = &j->cfg;
-    const int k = (int)c->lyap_k, B = j->B;
-    rnn_forward(&j->p, c->activation, c->alpha, j->eval->x, &j->cache);
-    lyap_driven(&j->p, c->activation, c->alpha, &j->cache, j->Q0, k, (int)c->lyap_warmup,
+    const int k = (int)c->lyap_k, B = (int)c->lyap_batch;
+    rnn_forward(&j->p, c->activation, c->alpha, j->lyb->x, &j->ecache);
+    lyap_driven(&j->p, c->activation, c->alpha, &j->ecache, j->Q0, k, (int)c->lyap_warmup,
                 (int)c->lyap_every_qr, j->lam, j->lw);
     if (j->nlyap + (size_t)k > j->maxlyap) /* cannot happen: maxlyap counts every phase */
         return;
@@ -317,12 +335,35 @@ const task_batch *train_next_batch(train_job *j)
     return j->tb;
 }
 
-void train_evaluate(train_job *j, double *loss, double *accuracy)
+/* Loss and accuracy on the first n trials of stream `stream`, chunk by chunk. */
+static void evaluate_stream(train_job *j, int stream, long n, double *loss, double *accuracy)
 {
     const config *c = &j->cfg;
-    rnn_forward(&j->p, c->activation, c->alpha, j->eval->x, &j->cache);
-    *loss = task_loss(j->eval, j->cache.y, NULL);
-    *accuracy = task_accuracy(j->eval, j->cache.y);
+    gsl_rng *r = train_stream_rng(c->seed, stream);
+    if (!r) {
+        *loss = *accuracy = NAN;
+        return;
+    }
+    double sum = 0, weight = 0;
+    long correct = 0;
+    for (long done = 0; done < n; done += j->ev->B) {
+        task_batch_fill(j->ev, r);
+        rnn_forward(&j->p, c->activation, c->alpha, j->ev->x, &j->ecache);
+        double s, w;
+        task_loss_sums(j->ev, j->ecache.y, &s, &w);
+        sum += s;
+        weight += w;
+        correct += task_correct(j->ev, j->ecache.y);
+    }
+    gsl_rng_free(r);
+    *loss = weight > 0 ? sum / weight : 0.0;
+    *accuracy = (double)correct / (double)n;
+}
+
+void train_evaluate(train_job *j, train_eval *out)
+{
+    evaluate_stream(j, STREAM_EVAL, j->cfg.val_batch, &out->val_loss, &out->val_accuracy);
+    evaluate_stream(j, STREAM_TEST, j->cfg.test_batch, &out->test_loss, &out->test_accuracy);
 }
 
 double train_cost(const config *c)

@@ -285,28 +285,33 @@ check("extending a grid adds only the new jobs (6), old results untouched",
       p.returncode == 0 and n == 18 and rows == 6 and old_same and "6 new" in p.err, p.err[-300:])
 
 # ---- a schema-1 database (rnnsweep 0.1.0) --------------------------------------------------
-# Made here from a finished database by removing what schema 2 added.
+# tests/data/v1_sweep.sql is a database made by rnnsweep 0.1.0 (commit e9afea4).
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 db = path("v1.db")
-open(db, "wb").write(open(path("n1.db"), "rb").read())
 c = sqlite3.connect(db)
-c.executescript("alter table jobs drop column crashes; alter table jobs drop column suspect;"
-                "pragma user_version = 1;")
+c.executescript(open(os.path.join(DATA, "v1_sweep.sql")).read())
 c.close()
 before = results(db)
 h0 = sha(db)
 s = subprocess.run([EXE, "status", "--db", db], capture_output=True, text=True)
 check("status reads a schema-1 database without changing it",
-      s.returncode == 0 and "done 12" in s.stdout and sha(db) == h0, s.stderr)
-p = mpirun(1, ext, "--db", db)
+      s.returncode == 0 and "done 4" in s.stdout and sha(db) == h0, s.stderr + s.stdout[-300:])
+v1ext = write("v1ext.ini", open(os.path.join(DATA, "v1_sweep.ini")).read().replace(
+    "gain = 0.5, 1.5", "gain = 0.5, 1.5, 2.5"))
+p = mpirun(1, v1ext, "--db", db)
 c = sqlite3.connect(db)
 ver = c.execute("pragma user_version").fetchone()[0]
 cols = {r[1] for r in c.execute("pragma table_info(jobs)")}
 n = c.execute("select count(*) from jobs").fetchone()[0]
+new_metrics = c.execute("select count(*) from jobs where test_loss is not null").fetchone()[0]
+thr = c.execute("select count(*) from thresholds").fetchone()[0]
 c.close()
 after = results(db)
-check("a sweep on a schema-1 database migrates it to 2, runs only the 6 new jobs, keeps every old result",
-      p.returncode == 0 and ver == 2 and {"crashes", "suspect"} <= cols and n == 18 and
-      {h: v for h, v in after.items() if h in before} == before and "6 new" in p.err, p.err[-300:])
+check("a sweep on a schema-1 database migrates it to 2, runs only the 2 new jobs (with held-out "
+      "metrics), keeps every old result",
+      p.returncode == 0 and ver == 2 and {"crashes", "suspect", "val_loss", "test_loss"} <= cols and n == 6
+      and new_metrics == 2 and thr == 3 and {h: v for h, v in after.items() if h in before} == before
+      and "2 new" in p.err, p.err[-300:])
 
 # ---- a job that always kills its launch ------------------------------------------------
 crash = write("crash.ini", SMALL.replace("gain = 0.5, 1.5", "gain = 1").replace(

@@ -16,11 +16,19 @@
  *     own image equals a fresh job's), and the job then run equals a clean run;
  *   provenance: an image claiming another BLAS core or SIMD level loads,
  *     with a note naming both, and continues bit-identically here.
+ *   held-out evaluation (SPEC §7): train_evaluate equals a naive
+ *     recomputation on the whole validation and test batches drawn in one
+ *     go from their streams (so chunking changes nothing), the same for jobs
+ *     of one seed that differ in rule or lr, and its trials differ from each
+ *     other and from every training batch of a long run.
  * The CRC-32 reference is an independent bitwise loop, itself checked
  * against the standard check value. Exits nonzero on any failure.
  */
 #include "rnnsweep/blasenv.h"
+#include "rnnsweep/task.h"
 #include "rnnsweep/train.h"
+
+#include <math.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -481,6 +489,92 @@ static void check_other_config(void)
     free(buf);
 }
 
+/* Loss and accuracy of p on the first n trials of stream `stream`, drawn as
+ * one batch (the naive reference of the chunked train_evaluate). */
+static void naive_eval(const config *c, const rnn_params *p, int stream, long n, double *loss,
+                       double *acc)
+{
+    int T, I, O;
+    task_dims(c->task, &T, &I, &O);
+    task_batch *tb = task_batch_alloc(c->task, (int)n);
+    rnn_cache cache;
+    rnn_cache_alloc(&cache, T, (int)n, (int)c->hidden, O);
+    gsl_rng *r = train_stream_rng(c->seed, stream);
+    task_batch_fill(tb, r);
+    rnn_forward(p, c->activation, c->alpha, tb->x, &cache);
+    *loss = task_loss(tb, cache.y, NULL);
+    *acc = task_accuracy(tb, cache.y);
+    gsl_rng_free(r);
+    rnn_cache_free(&cache);
+    task_batch_free(tb);
+}
+
+/* 1 if some trial of a (T,Ba,I) equals some trial of b (T,Bb,I). */
+static int share_trial(const task_batch *a, const task_batch *b)
+{
+    for (int i = 0; i < a->B; i++)
+        for (int k = 0; k < b->B; k++) {
+            int same = 1;
+            for (int t = 0; t < a->T && same; t++)
+                for (int u = 0; u < a->I && same; u++)
+                    same = a->x[((size_t)t * a->B + i) * a->I + u] == b->x[((size_t)t * b->B + k) * b->I + u];
+            if (same)
+                return 1;
+        }
+    return 0;
+}
+
+static void check_heldout(void)
+{
+    for (int task = TASK_ROMO; task <= TASK_DMS; task++) {
+        config c = job(task, RULE_BPTT, 30);
+        c.val_batch = 96;
+        c.test_batch = 160;
+        c.lyap_batch = 32;
+        char err[256];
+        train_job *j = train_alloc(&c, err);
+        train_run(j, NULL);
+        train_eval ev;
+        train_evaluate(j, &ev);
+        double vl, va, tl, ta;
+        naive_eval(&c, train_params(j), STREAM_EVAL, c.val_batch, &vl, &va);
+        naive_eval(&c, train_params(j), STREAM_TEST, c.test_batch, &tl, &ta);
+        const double d = fmax(fmax(fabs(ev.val_loss - vl) / vl, fabs(ev.test_loss - tl) / tl),
+                              fmax(fabs(ev.val_accuracy - va), fabs(ev.test_accuracy - ta)));
+        char what[128];
+        snprintf(what, sizeof what, "task %d: train_evaluate in chunks of 32 = one batch (96 val, 160 test)", task);
+        check(what, d, 1e-12);
+
+        /* Same seed, other rule and lr: the same held-out trials (at init the
+         * parameters are equal, so equal metrics prove equal trials). */
+        config c2 = c;
+        c2.rule = RULE_EPROP;
+        c2.lr = 3e-4;
+        train_job *a = train_alloc(&c, err), *b = train_alloc(&c2, err);
+        train_eval ea, eb;
+        train_evaluate(a, &ea);
+        train_evaluate(b, &eb);
+        snprintf(what, sizeof what, "task %d: same seed, other rule and lr: identical held-out metrics", task);
+        check(what, memcmp(&ea, &eb, sizeof ea) != 0, 0);
+
+        /* Validation, test and 300 training batches share no trial. */
+        task_batch *val = task_batch_alloc(task, (int)c.val_batch), *test = task_batch_alloc(task, (int)c.test_batch);
+        gsl_rng *rv = train_stream_rng(c.seed, STREAM_EVAL), *rt = train_stream_rng(c.seed, STREAM_TEST);
+        task_batch_fill(val, rv);
+        task_batch_fill(test, rt);
+        int shared = share_trial(val, test);
+        for (int it = 0; it < 300 && !shared; it++) {
+            const task_batch *tr = train_next_batch(a);
+            shared = share_trial(tr, val) || share_trial(tr, test);
+        }
+        snprintf(what, sizeof what, "task %d: validation, test, 300 training batches: no trial shared", task);
+        check(what, shared, 0);
+        gsl_rng_free(rv), gsl_rng_free(rt);
+        task_batch_free(val), task_batch_free(test);
+        train_free(a), train_free(b), train_free(j);
+    }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -494,5 +588,6 @@ int main(int argc, char **argv)
     check_crafted();
     check_provenance();
     check_learning();
+    check_heldout();
     return check_summary("train");
 }

@@ -70,12 +70,18 @@ const struct task_batch *train_next_batch(train_job *j);
 
 /* The job's rng stream `stream` (1..15) for seed: mt19937 seeded by splitmix64. */
 gsl_rng *train_stream_rng(long seed, int stream);
-enum { STREAM_INIT = 1, STREAM_FB, STREAM_Q0, STREAM_TASK, STREAM_FLOSS, STREAM_EVAL, STREAM_H0 };
+enum { STREAM_INIT = 1, STREAM_FB, STREAM_Q0, STREAM_TASK, STREAM_FLOSS, STREAM_EVAL, STREAM_H0,
+       STREAM_TEST };
 
-/* Loss and accuracy of the current parameters on the job's fixed
- * evaluation batch (the same trials for every job with this seed): the
- * job's final_loss / final_accuracy, less noisy than one training batch. */
-void train_evaluate(train_job *j, double *loss, double *accuracy);
+/* Held-out evaluation of the current parameters (SPEC §7): loss and
+ * accuracy on the seed's val_batch validation trials (STREAM_EVAL; the lr
+ * is chosen on them) and test_batch test trials (STREAM_TEST; reported),
+ * the same trials for every job of the seed and none of them a training
+ * trial.  Forward passes only, in chunks of lyap_batch trials. */
+typedef struct train_eval {
+    double val_loss, val_accuracy, test_loss, test_accuracy;
+} train_eval;
+void train_evaluate(train_job *j, train_eval *out);
 
 /* Expected cost of a job in FLOPs (training, flossing, exponents), for
  * scheduling the longest jobs first. */
