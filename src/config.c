@@ -21,7 +21,7 @@
 #include <string.h>
 
 static const char *const task_names[] = {"romo", "2af", "dms", NULL};
-static const char *const rule_names[] = {"bptt", "eprop", "rflo", NULL};
+static const char *const rule_names[] = {"bptt", "eprop", "rflo", "readout", NULL};
 static const char *const act_names[] = {"tanh", "relu", NULL};
 static const char *const floss_mode_names[] = {"full", "local", "detach_h", NULL};
 static const char *const init_names[] = {"gaussian", "orthogonal", "sparse", "dale", "lowrank", NULL};
@@ -34,7 +34,7 @@ static const config_key keys[] = {
     {"task", CK_ENUM, OFF(task), task_names, 0, 0, "romo",
      "task: romo (parametric working memory), 2af (perceptual decision), dms (delayed match-to-sample)", 1},
     {"rule", CK_ENUM, OFF(rule), rule_names, 0, 0, "bptt",
-     "learning rule: bptt (exact), eprop (symmetric feedback), rflo (random feedback)", 1},
+     "learning rule: bptt (exact), eprop (symmetric feedback), rflo (random feedback), readout (W_out, b_out only: the reservoir control)", 1},
     {"gain", CK_REAL, OFF(gain), NULL, 0, 1e3, "1",
      "initial recurrent gain g: bulk spectral radius of W_rec (gaussian: W_rec ~ N(0, g^2/N))", 1},
     {"init", CK_ENUM, OFF(init), init_names, 0, 0, "gaussian",

@@ -72,7 +72,7 @@ static void check_learning(void)
      * measured ratios (romo ~0.3, 2af ~0.03, dms ~0.23 at 300 iterations). */
     const double need[3] = {0.5, 0.2, 0.5};
     for (int task = 0; task < 3; task++)
-        for (int rule = 0; rule < 3; rule++) {
+        for (int rule = 0; rule < 4; rule++) {
             const int long_run = task == TASK_2AF && rule == RULE_BPTT;
             config c = job(task, rule, long_run ? 600 : 300);
             char err[256], what[96];
@@ -84,6 +84,13 @@ static void check_learning(void)
             snprintf(what, sizeof what, "%s %s: loss ratio last20/initial",
                      config_enum_name("task", task), config_enum_name("rule", rule));
             check(what, st == TRAIN_DONE ? l1 / l0 : NAN, need[task]);
+            if (rule == RULE_READOUT) { /* only W_out and b_out moved */
+                const rnn_params *p = train_params(j), *p0 = train_params_init(j);
+                const size_t nin = p->size - (size_t)p->O * p->N - p->O;
+                snprintf(what, sizeof what, "%s readout: W_in, W_rec, b exactly as initialised",
+                         config_enum_name("task", task));
+                check(what, memcmp(p->data, p0->data, nin * sizeof(double)) != 0, 0);
+            }
             if (long_run) /* measured 0.87 after 600 iterations; chance 0.5 */
                 check("2af bptt: 1 - decision accuracy (accuracy > 0.75)",
                       1.0 - mean_of(r, n - 20, n, 1), 0.25);

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 enum task_kind { TASK_ROMO = 0, TASK_2AF = 1, TASK_DMS = 2 };
-enum rule_kind { RULE_BPTT = 0, RULE_EPROP = 1, RULE_RFLO = 2 };
+enum rule_kind { RULE_BPTT = 0, RULE_EPROP = 1, RULE_RFLO = 2, RULE_READOUT = 3 };
 enum act_kind { ACT_TANH = 0, ACT_RELU = 1 };
 enum floss_mode { FLOSS_FULL = 0, FLOSS_LOCAL = 1, FLOSS_DETACH_H = 2 };
 enum init_kind { INIT_GAUSSIAN = 0, INIT_ORTHOGONAL = 1, INIT_SPARSE = 2, INIT_DALE = 3,
