@@ -76,6 +76,8 @@ static const config_key keys[] = {
     {"lyap_every_qr", CK_INT, OFF(lyap_every_qr), NULL, 1, BIG, "1", "QR every this many steps", 1},
     {"lyap_every", CK_INT, OFF(lyap_every), NULL, 0, BIG, "0",
      "also measure exponents every this many training iterations (0 = off)", 1},
+    {"diag_every", CK_INT, OFF(diag_every), NULL, 0, BIG, "0",
+     "diagnostics every this many iterations, with 0 and the last (0 = off): gradient alignment with BPTT, weight drift", 2},
     {"val_batch", CK_INT, OFF(val_batch), NULL, 1, 1e7, "256",
      "validation trials (the seed's own stream): choose the lr on them; a multiple of lyap_batch", 2},
     {"test_batch", CK_INT, OFF(test_batch), NULL, 1, 1e7, "1024",

@@ -155,7 +155,7 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
     ctx->flush = jh.flush;
     ctx->last_flush = t0;
     ctx->sent_curve = ctx->sent_lyap = 0;
-    train_hooks h = {ctx, job_progress, NULL, NULL, jh.time_limit};
+    train_hooks h = {.ctx = ctx, .progress = job_progress, .time_limit = jh.time_limit};
     const int st = train_run(j, &h);
     rh.wall = farm_now() - t0;
     static const int map[] = {[TRAIN_DONE] = JOB_DONE, [TRAIN_DIVERGED] = JOB_DIVERGED,

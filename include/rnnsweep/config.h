@@ -54,6 +54,7 @@ typedef struct config {
     long lyap_warmup;  /* QR steps discarded before accumulating */
     long lyap_every_qr;/* QR every this many steps */
     long lyap_every;   /* exponents during training every this many iterations, 0 = off */
+    long diag_every;   /* diagnostics (alignment, drift) every this many iterations, 0 = off */
     long val_batch;    /* validation trials (lr selection), a multiple of lyap_batch */
     long test_batch;   /* test trials (reported), a multiple of lyap_batch */
     long lyap_batch;   /* exponents on the first lyap_batch validation trials */
