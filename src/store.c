@@ -34,12 +34,16 @@
  *        run_id INTEGER REFERENCES runs(id),
  *        started_at TEXT, finished_at TEXT,     -- ISO-8601 UTC
  *        wall_seconds REAL,                     -- compute time summed over attempts
- *        final_loss REAL, final_accuracy REAL,  -- NULL when unknown or not finite
+ *        final_loss REAL, final_accuracy REAL,  -- = test_*; for a schema-1 job: one
+ *                                                  evaluation batch. NULL when unknown
+ *                                                  or not finite
  *        iters_done INTEGER,                    -- iteration of the last curve row
  *        error TEXT,
  *        crashes INTEGER NOT NULL DEFAULT 0,    -- launch deaths blamed on it (store_recover)
- *        suspect INTEGER NOT NULL DEFAULT 0)    -- 1: was running when a launch with
+ *        suspect INTEGER NOT NULL DEFAULT 0,    -- 1: was running when a launch with
  *                                                  other jobs died; runs alone next
+ *        val_loss, val_accuracy REAL,           -- validation trials (SPEC §7: lr choice)
+ *        test_loss, test_accuracy REAL)         -- test trials (reported)
  *   sweep_jobs(sweep_id REFERENCES sweeps(id), job_id REFERENCES jobs(id),
  *              PRIMARY KEY (sweep_id, job_id)) WITHOUT ROWID
  *   curves(job_id REFERENCES jobs(id), iter INTEGER, loss REAL, accuracy REAL,
@@ -54,6 +58,11 @@
  *           rows INTEGER, cols INTEGER,
  *           data BLOB,                          -- rows*cols float64, little-endian, row-major
  *           PRIMARY KEY (job_id, phase, name))
+ *   diagnostics(job_id REFERENCES jobs(id), iter INTEGER, name TEXT, value REAL,
+ *               PRIMARY KEY (job_id, iter, name)) WITHOUT ROWID
+ *                                               -- align_*, drift_* (train.h, SPEC §8)
+ *   thresholds(task TEXT PRIMARY KEY, accuracy REAL NOT NULL)
+ *                                               -- solve thresholds (SPEC §7), editable
  *   checkpoints(job_id INTEGER PRIMARY KEY REFERENCES jobs(id), iter INTEGER,
  *               saved_at TEXT NOT NULL, data BLOB NOT NULL)   -- train_checkpoint_save image
  *   index jobs_status ON jobs(status)
@@ -61,18 +70,20 @@
  * Views (plain SQL, readable by the sqlite3 CLI and pandas without this code;
  * G = task, rule, gain, lr, floss_iters, then every other config key except
  * seed, in key-table order — generated, and regenerated when the key table
- * changes):
- *   summary: per G — n_jobs (all), n_seeds (finished: done or diverged),
- *            n_done, n_diverged, and over the done jobs mean_final_loss,
- *            sd_final_loss (sample sd, two-pass via a window mean),
- *            var_final_loss (its square, for SQLite builds without sqrt()),
- *            mean_final_accuracy.
+ * changes; view_sql() has the exact definitions):
+ *   summary: per G — n_jobs, n_seeds (done or diverged), n_done, n_diverged,
+ *            n_legacy (done without val_loss: a schema-1 job), and over the
+ *            done jobs mean_val_loss, mean_test_loss, mean_test_accuracy,
+ *            n_solved (test accuracy >= the task's threshold), and the old
+ *            mean/sd/var_final_loss, mean_final_accuracy.
  *   best_lr: per G without lr, the summary row of the lr with the fewest
- *            diverged seeds, then the lowest mean final loss (lr breaks ties),
- *            among lrs with at least one finished seed; n_lrs = lrs compared.
- * sd_final_loss uses sqrt(), which Debian's SQLite (3.40, math functions on)
- * has; if the library creating the views lacks it, summary is created with
- * var_final_loss only and sd_final_loss NULL.
+ *            diverged seeds, then the lowest mean_val_loss (lr breaks ties),
+ *            with n_lrs compared and lr_at_edge (the smallest or largest lr
+ *            of the group: widen the grid before a verdict).
+ *   success: per G, n (= n_seeds), n_solved, rate and its Wilson 95%
+ *            interval wilson_lo, wilson_hi.
+ * sqrt() is needed for sd_final_loss and the Wilson bounds; Debian's SQLite
+ * (3.40, math functions on) has it; without it those columns are NULL.
  *
  * Opening: the file's header is read first (not SQLite -> refused), then it
  * is opened read-only to check application_id, user_version and that a file
@@ -104,6 +115,10 @@
 #define MAXKEYS 64
 
 /* The per-task solve thresholds of SPEC §7, a table users may edit. */
+#define DIAGNOSTICS_SQL \
+    "CREATE TABLE diagnostics (job_id INTEGER NOT NULL REFERENCES jobs(id),\n" \
+    "  iter INTEGER NOT NULL, name TEXT NOT NULL, value REAL,\n" \
+    "  PRIMARY KEY (job_id, iter, name)) WITHOUT ROWID;\n"
 #define THRESHOLDS_SQL \
     "CREATE TABLE thresholds (task TEXT PRIMARY KEY, accuracy REAL NOT NULL);\n" \
     "INSERT INTO thresholds VALUES ('romo', 0.9), ('dms', 0.9), ('2af', 0.8);\n"
@@ -124,7 +139,7 @@ enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
     ST_JOB_INSERT, ST_JOB_LOOKUP, ST_LINK,
     ST_CLAIM, ST_RESULT, ST_CURVE_DEL, ST_CURVE_INS, ST_LYAP_DEL, ST_LYAP_INS,
-    ST_WEIGHT_INS, ST_CKPT_PUT, ST_CKPT_DEL, ST_CKPT_GET, ST_PROGRESS,
+    ST_WEIGHT_INS, ST_CKPT_PUT, ST_CKPT_DEL, ST_CKPT_GET, ST_PROGRESS, ST_DIAG_DEL, ST_DIAG_INS,
     ST_COUNT
 };
 
@@ -162,6 +177,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CKPT_DEL] = "DELETE FROM checkpoints WHERE job_id = ?1",
     [ST_CKPT_GET] = "SELECT data FROM checkpoints WHERE job_id = ?1",
     [ST_PROGRESS] = "UPDATE jobs SET iters_done = ?2 WHERE id = ?1 AND status = 'running'",
+    [ST_DIAG_DEL] = "DELETE FROM diagnostics WHERE job_id = ?1",
+    [ST_DIAG_INS] = "INSERT INTO diagnostics(job_id, iter, name, value) VALUES (?1, ?2, ?3, ?4)"
+                    " ON CONFLICT(job_id, iter, name) DO UPDATE SET value = excluded.value",
 };
 
 struct store {
@@ -559,7 +577,7 @@ static int create_tables(store *s)
               "  error TEXT, crashes INTEGER NOT NULL DEFAULT 0,"
               " suspect INTEGER NOT NULL DEFAULT 0,\n"
               "  val_loss REAL, val_accuracy REAL, test_loss REAL, test_accuracy REAL);\n"
-              THRESHOLDS_SQL
+              THRESHOLDS_SQL DIAGNOSTICS_SQL
               "CREATE INDEX jobs_status ON jobs(status);\n"
               "CREATE TABLE sweep_jobs (sweep_id INTEGER NOT NULL REFERENCES sweeps(id),\n"
               "  job_id INTEGER NOT NULL REFERENCES jobs(id), PRIMARY KEY (sweep_id, job_id))"
@@ -642,7 +660,7 @@ static int update_schema(store *s)
  *           rows, which is what they would have been; jobs.val_loss,
  *           val_accuracy, test_loss, test_accuracy, NULL for old rows (they
  *           were measured on one evaluation batch, kept in final_*); the
- *           thresholds table.  Old rows keep every value they had. */
+ *           thresholds and diagnostics tables.  Old rows keep every value. */
 static int migrate(store *s, int ver)
 {
     int rc = STORE_OK;
@@ -652,7 +670,7 @@ static int migrate(store *s, int ver)
                      "ALTER TABLE jobs ADD COLUMN val_loss REAL;"
                      "ALTER TABLE jobs ADD COLUMN val_accuracy REAL;"
                      "ALTER TABLE jobs ADD COLUMN test_loss REAL;"
-                     "ALTER TABLE jobs ADD COLUMN test_accuracy REAL;" THRESHOLDS_SQL,
+                     "ALTER TABLE jobs ADD COLUMN test_accuracy REAL;" THRESHOLDS_SQL DIAGNOSTICS_SQL,
                   "migrate schema 1 to 2");
     if (rc == STORE_OK) {
         char sql[64];
@@ -1359,6 +1377,35 @@ static int ins_lyap(store *s, long job_id, const train_lyap_row *rows, size_t n)
     return rc;
 }
 
+/* Upsert n diagnostic rows of a job. */
+static int ins_diag(store *s, long job_id, const train_diag_row *rows, size_t n)
+{
+    sqlite3_stmt *ins = stmt(s, ST_DIAG_INS);
+    int rc = ins ? STORE_OK : STORE_ERROR;
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        const char *name = train_diag_name(rows[i].name);
+        if (!name)
+            return fail(s, STORE_ERROR, "job %ld: diagnostic row with name %d", job_id, rows[i].name);
+        sqlite3_reset(ins);
+        int brc = sqlite3_bind_int64(ins, 1, job_id);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(ins, 2, rows[i].iter);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_text(ins, 3, name, -1, SQLITE_STATIC);
+        if (brc == SQLITE_OK)
+            brc = bind_real(ins, 4, rows[i].value);
+        rc = brc != SQLITE_OK ? sqlfail(s, "bind a diagnostic row")
+                              : step_done(s, ins, "insert a diagnostic row");
+    }
+    return rc;
+}
+
+static int put_diag(store *s, const store_result *r)
+{
+    int rc = delete_job_rows(s, ST_DIAG_DEL, r->job_id, "delete diagnostic rows");
+    return rc == STORE_OK ? ins_diag(s, r->job_id, r->diag, r->ndiag) : rc;
+}
+
 static int put_curve(store *s, const store_result *r)
 {
     int rc = delete_job_rows(s, ST_CURVE_DEL, r->job_id, "delete curve rows");
@@ -1469,6 +1516,8 @@ int store_result_put(store *s, const store_result *r)
     rc = put_curve(s, r);
     if (rc == STORE_OK)
         rc = put_lyap(s, r);
+    if (rc == STORE_OK)
+        rc = put_diag(s, r);
     if (rc == STORE_OK && r->weights)
         rc = put_weights(s, r);
     if (rc == STORE_OK)
@@ -1482,7 +1531,8 @@ out:
 }
 
 int store_progress(store *s, long job_id, long iters_done, const train_curve_row *curve,
-                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap)
+                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap,
+                   const train_diag_row *diag, size_t ndiag)
 {
     int rc = begin(s);
     if (rc != STORE_OK)
@@ -1499,6 +1549,8 @@ int store_progress(store *s, long job_id, long iters_done, const train_curve_row
         rc = ins_curve(s, job_id, curve, ncurve);
         if (rc == STORE_OK)
             rc = ins_lyap(s, job_id, lyap, nlyap);
+        if (rc == STORE_OK)
+            rc = ins_diag(s, job_id, diag, ndiag);
     }
     if (rc == STORE_OK)
         rc = commit(s);

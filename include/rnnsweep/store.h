@@ -114,6 +114,8 @@ typedef struct store_result {
     size_t ncurve;
     const train_lyap_row *lyap;    /* all rows so far (replaces stored rows) */
     size_t nlyap;
+    const train_diag_row *diag;    /* all rows so far (replaces stored rows) */
+    size_t ndiag;
     const rnn_params *weights;     /* final weights, or NULL */
     const void *checkpoint;        /* with status PENDING: saved for the next launch */
     size_t checkpoint_size;
@@ -125,12 +127,13 @@ typedef struct store_result {
  * (PENDING) gets its attempt back (attempts - 1). */
 int store_result_put(store *s, const store_result *r);
 
-/* Live progress of a running job: upsert its curve and exponent rows (by
+/* Live progress of a running job: upsert its curve, exponent and diagnostic rows (by
  * primary key, so rows never duplicate) and set iters_done, in one
  * transaction.  Rows of a job that is no longer `running` are ignored (a
  * late message after its result).  Its final result replaces them all. */
 int store_progress(store *s, long job_id, long iters_done, const train_curve_row *curve,
-                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap);
+                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap,
+                   const train_diag_row *diag, size_t ndiag);
 
 /* Counts by status and per swept axis (keys with more than one value), plus
  * running jobs with host/rank and their age; for `rnnsweep status`. */
