@@ -209,8 +209,8 @@ int dbfile_lock_take(const char *path, int create, dbfile_lock **out, char why[D
             if (*who)
                 snprintf(why, DBFILE_ERRLEN, "is in use by another running sweep (%s)", who);
             else
-                snprintf(why, DBFILE_ERRLEN, "is in use by another running sweep (no note of its"
-                         " holder at the real path + .lock: it may use another name of this file)");
+                snprintf(why, DBFILE_ERRLEN, "is in use by another running sweep (no note of"
+                         " who holds it)");
         } else {
             snprintf(why, DBFILE_ERRLEN, "cannot take the launch lock: %s%s", strerror(e),
                      e == ENOLCK ? " (a file system without working locks, e.g. NFS without lockd)"

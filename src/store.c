@@ -816,10 +816,11 @@ static int check_files_rw(store *s, dbfile_state *fs)
 }
 
 /* Open s->db (name: a path, or a URI with SQLITE_OPEN_URI in oflags) with
- * extended result codes, the bounded busy wait, and no checkpoint at close
- * until the file is known to be ours (so a refused file's WAL is left as it
- * was). */
-static int connect_db(store *s, const char *name, int oflags)
+ * extended result codes and the bounded busy wait.  A WAL with content
+ * (fs->wal_size > 0) is not checkpointed at close until the file is known
+ * to be ours, so a refused file's WAL stays as it was; an empty one is, so
+ * that SQLite removes the -wal and -shm it made. */
+static int connect_db(store *s, const dbfile_state *fs, const char *name, int oflags)
 {
     if (sqlite3_open_v2(name, &s->db, oflags, NULL) != SQLITE_OK)
         return s->db ? fail(s, STORE_REFUSED, "cannot open: %s", sqlite3_errmsg(s->db))
@@ -828,7 +829,8 @@ static int connect_db(store *s, const char *name, int oflags)
     s->busy.path = s->path;
     s->busy.budget = STORE_BUSY_SECONDS;
     sqlite3_busy_handler(s->db, dbfile_busy_handler, &s->busy);
-    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+    if (fs->wal_size > 0)
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     return STORE_OK;
 }
 
@@ -913,7 +915,7 @@ static int open_rw(store *s)
         rc = check_files_rw(s, &fs);
     }
     if (rc == STORE_OK)
-        rc = connect_db(s, s->path, SQLITE_OPEN_READWRITE |
+        rc = connect_db(s, &fs, s->path, SQLITE_OPEN_READWRITE |
                                         (s->flags & STORE_CREATE ? SQLITE_OPEN_CREATE : 0));
     if (rc == STORE_OK)
         rc = check_content(s, &fs, 1, &fresh);
@@ -936,7 +938,7 @@ static int open_rw(store *s)
 static int connect_ro(store *s, const dbfile_state *fs)
 {
     if (fs->file_w && fs->dir_w) {
-        int rc = connect_db(s, s->path, SQLITE_OPEN_READWRITE);
+        int rc = connect_db(s, fs, s->path, SQLITE_OPEN_READWRITE);
         return rc == STORE_OK ? exec(s, "PRAGMA query_only = 1", "open read-only") : rc;
     }
     if (fs->wal && fs->wal_file && !fs->shm_file)
@@ -948,7 +950,7 @@ static int connect_ro(store *s, const dbfile_state *fs)
     char *uri = dbfile_uri(s->path, params);
     if (!uri)
         return fail(s, STORE_ERROR, "out of memory");
-    int rc = connect_db(s, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    int rc = connect_db(s, fs, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
     free(uri);
     return rc;
 }

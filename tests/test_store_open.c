@@ -356,6 +356,14 @@ static void test_check(void)
     check(rc == STORE_OK && same_file(good, before) && !exists(tmp("check-good.db-wal")) &&
               !exists(tmp("check-good.db-shm")),
           "store_check: good database ok, unchanged, no side files left", "%s", rc ? err : "");
+    const char *foreign = tmp("foreign-wal.db");
+    sql(foreign, "PRAGMA journal_mode = WAL; CREATE TABLE notes(x); INSERT INTO notes VALUES ('mine')");
+    refused("another application's WAL database", foreign, STORE_CREATE | STORE_LOCK, "not an rnnsweep");
+    refused("... read-only", foreign, STORE_READONLY, "not an rnnsweep");
+    rc = store_check(foreign, STORE_CREATE, err);
+    check(rc == STORE_REFUSED && !exists(tmp("foreign-wal.db-wal")) && !exists(tmp("foreign-wal.db-shm")) &&
+              !exists(tmp("foreign-wal.db.lock")),
+          "refused WAL database: no -wal, -shm or note left behind", "%s", err);
     rc = store_check(dir, STORE_CREATE, err);
     check(rc == STORE_REFUSED && strstr(err, "not a regular file"), "store_check: a directory refused",
           "%s", err);
