@@ -171,7 +171,7 @@ static size_t inih_part(parse *p, const char *s, size_t n)
         if ((unsigned char)s[i] >= 0x80) {
             perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
                                "comments and section names)");
-            break;
+            return 0; /* the error is recorded; inih gets a blank line */
         }
     return end;
 }
@@ -354,8 +354,8 @@ static int handler(void *user, const char *section, const char *name, const char
 }
 
 /* Section names from the headers themselves, so that a section without keys
- * still counts (its grid is the top level's); empty and over-long names are
- * refused. */
+ * still counts (its grid is the top level's); empty and over-long names, and
+ * text after the ']' other than a comment, are refused. */
 static int scan_headers(parse *p)
 {
     size_t pos = 0, n, len;
@@ -371,6 +371,12 @@ static int scan_headers(parse *p)
         if (chars > SECTION_MAX_CHARS)
             return perr(p, line, "section name of %zu characters is longer than the %d allowed",
                         chars, SECTION_MAX_CHARS), -1;
+        /* inih ignores whatever follows the ']': only a comment may. */
+        const char *rest = name + len + 1, *end = s + n;
+        while (rest < end && isspace((unsigned char)*rest))
+            rest++;
+        if (rest < end && *rest != '#' && *rest != ';')
+            return perr(p, line, "text after the section header (only a comment may follow ']')"), -1;
         if (section_index(p, name, len) < 0)
             return perr(p, line, "out of memory"), -1;
     }

@@ -264,6 +264,10 @@ int main(void)
             check(sweep_job(s, 0)->gain == 2 && sweep_job(s, 2)->gain == 4,
                   "section-utf8.ini: two sections, no phantom", NULL);
         sweep_free(s);
+        /* inih drops what follows ']': only a comment may stand there. */
+        load_bad("section-tail.ini", "seed = 1\n[a] gain = 2, 3\n", -1, 2,
+                 "text after the section header");
+        sweep_free(load_ok("section-comment.ini", "seed = 1\n[a] # c\ngain = 2\n[b]\t; c\n", 2));
         /* Two 60-character names that agree in their first 49 stay apart; refused anyway. */
         memset(name, 'b', 60);
         name[60] = 0;
