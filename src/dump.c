@@ -144,6 +144,7 @@ static int out_classify(const char *dir, mode_t *mode, char *why, size_t n)
  * then the directory itself (kept if anything else is in it).  0 if gone. */
 static int rm_dump(const char *dir)
 {
+    chmod(dir, 0700); /* a read-only dump's files can be removed too */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
     if (!d) {
@@ -177,6 +178,12 @@ static int out_open(outdir *o, const char *cmd, const char *dir)
     size_t n = strlen(o->final);
     while (n > 1 && o->final[n - 1] == '/')
         o->final[--n] = 0;
+    const char *base = strrchr(o->final, '/') ? strrchr(o->final, '/') + 1 : o->final;
+    if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        fprintf(stderr, "rnnsweep %s: --out: '%s' cannot be replaced; name the directory\n", cmd,
+                dir);
+        return -1;
+    }
     char why[160];
     mode_t mode;
     if (out_classify(o->final, &mode, why, sizeof why) == OUT_FOREIGN) {

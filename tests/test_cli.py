@@ -209,6 +209,16 @@ check("task --out: replacing an earlier dump keeps the directory's mode (0750)",
       r.returncode == 0 and stat.S_IMODE(os.lstat(earlier).st_mode) == 0o750, oct(os.lstat(earlier).st_mode))
 check("task --out: the replaced dump's files are gone (2af labels.npy -> romo target.npy)",
       "labels.npy" not in names and "target.npy" in names and not leftovers(dd), str(names))
+os.chmod(earlier, 0o555)
+r = run(*task2, "--out", earlier)
+check("task --out: a read-only (0555) earlier dump is replaced and stays 0555",
+      r.returncode == 0 and stat.S_IMODE(os.lstat(earlier).st_mode) == 0o555
+      and "labels.npy" in os.listdir(earlier) and not leftovers(dd), r.stderr.strip())
+os.chmod(earlier, 0o755)
+r = subprocess.run([os.path.abspath(EXE), *task2, "--out", "."], cwd=earlier, capture_output=True,
+                   text=True)
+check("task --out . is refused (exit 2), the directory left as it was",
+      r.returncode == 2 and "x.npy" in os.listdir(earlier) and not leftovers(earlier), r.stderr.strip())
 empty = os.path.join(dd, "empty")
 os.mkdir(empty, 0o700)
 os.chmod(empty, 0o711)
