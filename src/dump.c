@@ -202,7 +202,9 @@ static int out_open(outdir *o, const char *cmd, const char *dir)
 /* Put the finished dump o->tmp (mode set) where the dump `old` stands, and
  * remove the old one; the old directory is checked once more after it has
  * been moved aside, and put back if it is no longer replaceable (something
- * was added meanwhile).  0, or -1 with errno (EEXIST: no longer ours). */
+ * was added meanwhile).  0; -1 with errno (EEXIST: no longer ours), o->tmp
+ * then holding the new dump; -2 if the old directory could not be put back
+ * (it is then at o->tmp or o->tmp.old, and nothing may be removed). */
 static int out_replace(outdir *o)
 {
     char old[PATH_MAX + 8], why[160];
@@ -211,7 +213,8 @@ static int out_replace(outdir *o)
     if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->final, RENAME_EXCHANGE) == 0) {
         /* Atomic swap: the old dump is now at o->tmp. */
         if (out_classify(o->tmp, &mode, why, sizeof why) != OUT_REPLACEABLE) {
-            renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->final, RENAME_EXCHANGE);
+            if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->final, RENAME_EXCHANGE) != 0)
+                return -2;
             errno = EEXIST;
             return -1;
         }
@@ -224,13 +227,15 @@ static int out_replace(outdir *o)
     if (rename(o->final, old) != 0)
         return -1;
     if (out_classify(old, &mode, why, sizeof why) != OUT_REPLACEABLE) {
-        rename(old, o->final);
+        if (rename(old, o->final) != 0)
+            return -2;
         errno = EEXIST;
         return -1;
     }
     if (rename(o->tmp, o->final) != 0) {
         int err = errno;
-        rename(old, o->final);
+        if (rename(old, o->final) != 0)
+            return -2;
         errno = err;
         return -1;
     }
@@ -264,6 +269,11 @@ static int out_close(outdir *o, const char *cmd)
         rc = chmod(o->tmp, mode) == 0 ? out_replace(o) : -1;
     } else {
         errno = EEXIST;
+    }
+    if (rc == -2) {
+        fprintf(stderr, "rnnsweep %s: '%s' changed during the swap and could not be put back: "
+                        "it is at '%s' or '%s.old'\n", cmd, o->final, o->tmp, o->tmp);
+        return EXIT_FAIL;
     }
     if (rc != 0) {
         int err = errno;
