@@ -128,16 +128,17 @@ const char *config_enum_name(const char *key, int value)
     return NULL;
 }
 
-/* Strip surrounding blanks into buf; returns buf. */
-static const char *trim(const char *s, char *buf, size_t n)
+/* Strip surrounding blanks into buf; returns buf, or NULL (and the length
+ * in *lenp) if the stripped text does not fit. */
+static const char *trim(const char *s, char *buf, size_t n, size_t *lenp)
 {
     while (isspace((unsigned char)*s))
         s++;
     size_t len = strlen(s);
     while (len && isspace((unsigned char)s[len - 1]))
         len--;
-    if (len >= n)
-        len = n - 1;
+    if ((*lenp = len) >= n)
+        return NULL;
     memcpy(buf, s, len);
     buf[len] = 0;
     return buf;
@@ -159,9 +160,15 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
         return -1;
     }
     const config_key *key = &keys[k];
-    char buf[128];
-    const char *v = trim(value, buf, sizeof buf);
+    char buf[CONFIG_VALUE_MAX + 1];
+    size_t len;
+    const char *v = trim(value, buf, sizeof buf, &len);
     char *field = (char *)c + key->offset;
+    if (!v) {
+        snprintf(err, CONFIG_ERRLEN, "value of %zu bytes is longer than the %d allowed", len,
+                 CONFIG_VALUE_MAX);
+        return -1;
+    }
     if (!*v) {
         snprintf(err, CONFIG_ERRLEN, "empty value");
         return -1;
@@ -202,7 +209,7 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
     if (key->kind == CK_INT)
         *(long *)field = (long)d;
     else
-        *(double *)field = d;
+        *(double *)field = d == 0 ? 0.0 : d; /* -0 is 0: one canonical text, one job */
     return 0;
 }
 
