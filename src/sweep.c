@@ -35,6 +35,7 @@
 #include <ini.h>
 
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ typedef struct parse {
     int lineno;       /* line the reader handed out last */
     int cursec;       /* section of that line: -1 = top level, else index into sections */
     int toolong;      /* line that did not fit inih's buffer, 0 = none */
+    int cont;         /* entry an indented next line continues, -1 = none */
     char **sections;  /* (nsections) names in order of first appearance */
     size_t nsections;
     entry *e;         /* (ne) in file order */
@@ -112,6 +114,8 @@ static uint64_t fnv1a(const char *s, size_t n)
 }
 
 static int section_index(parse *p, const char *name, size_t n);
+static int is_continuation(const char *s, size_t n);
+static void continue_list(parse *p, const char *s, size_t n);
 
 /* The part of a line (s[0..*n), line end removed) that inih reads: without a
  * BOM on line 1 and without leading blanks (inih's isspace). */
@@ -185,8 +189,16 @@ static char *reader(char *str, int num, void *stream)
         return NULL;
     size_t n;
     const char *s = sweeptext_line(p->text, p->len, &p->pos, &n);
+    if (p->cont >= 0 && is_continuation(s, n)) {
+        ++p->lineno;
+        s = line_body(s, &n, p->lineno);
+        continue_list(p, s, n);
+        str[0] = 0;
+        return str;
+    }
     s = line_body(s, &n, ++p->lineno);
     n = inih_part(p, s, n);
+    p->cont = -1; /* only the key line right above (or a continuation) opens a list */
     if (n + 1 > (size_t)num) {
         /* Cannot happen with inih's 200 bytes (see LINE_MAX_CHARS); never cut silently. */
         if (!p->toolong)
@@ -264,7 +276,59 @@ static int push_values(parse *p, entry *e, size_t more)
     return 0;
 }
 
-/* One list item: a value or, for integer keys, an inclusive range a..b. */
+/* linspace(a, b, n) / logspace(a, b, n): n values from a to b inclusive,
+ * evenly spaced (a + i (b - a) / (n - 1)) or geometrically spaced
+ * (a (b / a)^(i / (n - 1)), a and b > 0), the end values exactly a and b;
+ * each value goes through config_set (bounds, integer keys: it must be an
+ * integer).  Returns 0, 1 if item is not such a call, -1 after an error. */
+static int add_spaced(parse *p, entry *e, const char *item)
+{
+    size_t nk;
+    const config_key *key = &config_keys(&nk)[e->key];
+    int geo;
+    if (strncmp(item, "linspace(", 9) == 0)
+        geo = 0;
+    else if (strncmp(item, "logspace(", 9) == 0)
+        geo = 1;
+    else
+        return 1;
+    const char *fn = geo ? "logspace" : "linspace";
+    double a, b;
+    long n;
+    char tail;
+    if (sscanf(item + 9, "%lf ,%lf ,%ld )%c", &a, &b, &n, &tail) != 3 || item[strlen(item) - 1] != ')')
+        return perr(p, p->lineno, "key '%s': '%s' is not %s(a, b, n)", key->name, item, fn), -1;
+    if (key->kind == CK_ENUM)
+        return perr(p, p->lineno, "key '%s': %s needs a numeric key", key->name, fn), -1;
+    if (!isfinite(a) || !isfinite(b) || n < 2 || (unsigned long)n > SWEEP_MAX_JOBS)
+        return perr(p, p->lineno, "key '%s': %s(a, b, n) needs finite a, b and 2 <= n <= %lu",
+                    key->name, fn, SWEEP_MAX_JOBS), -1;
+    if (geo && !(a > 0 && b > 0))
+        return perr(p, p->lineno, "key '%s': logspace(a, b, n) needs a > 0 and b > 0", key->name), -1;
+    if (push_values(p, e, (size_t)n))
+        return -1;
+    for (long i = 0; i < n; i++) {
+        const double t = (double)i / (double)(n - 1);
+        double v = i == 0 ? a : i == n - 1 ? b : geo ? a * exp(t * log(b / a)) : a + t * (b - a);
+        char text[64];
+        if (key->kind == CK_INT) {
+            const double r = nearbyint(v);
+            if (fabs(v - r) > 1e-9 * fmax(1.0, fabs(r)))
+                return perr(p, p->lineno, "key '%s': %s gives %.17g, not an integer", key->name,
+                            fn, v), -1;
+            snprintf(text, sizeof text, "%.0f", r);
+        } else {
+            snprintf(text, sizeof text, "%.17g", v);
+        }
+        if (item_value(p, e->key, text, &e->vals[e->nvals]))
+            return -1;
+        e->nvals++;
+    }
+    return 0;
+}
+
+/* One list item: a value, linspace(a, b, n) or logspace(a, b, n), or for
+ * integer keys an inclusive range a..b. */
 static int add_item(parse *p, entry *e, char *item, const char *whole)
 {
     size_t nk;
@@ -272,6 +336,9 @@ static int add_item(parse *p, entry *e, char *item, const char *whole)
     item = trim(item);
     if (!*item)
         return perr(p, p->lineno, "key '%s': empty item in list '%s'", key->name, whole), -1;
+    int sp = add_spaced(p, e, item);
+    if (sp <= 0)
+        return sp;
     char *dots = strstr(item, "..");
     if (!dots) {
         if (push_values(p, e, 1) || item_value(p, e->key, item, &e->vals[e->nvals]))
@@ -299,6 +366,98 @@ static int add_item(parse *p, entry *e, char *item, const char *whole)
     for (long v = va.l; v <= vb.l; v++)
         e->vals[e->nvals++].l = v;
     return 0;
+}
+
+/* The comma at depth 0 in s (commas inside linspace(...) do not split), or NULL. */
+static char *list_comma(char *s)
+{
+    int depth = 0;
+    for (; *s; s++) {
+        if (*s == '(')
+            depth++;
+        else if (*s == ')' && depth > 0)
+            depth--;
+        else if (*s == ',' && depth == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Add the comma-separated items of s to e.  A trailing comma is allowed
+ * only when the list continues on the next line (more = 1). */
+static int add_items(parse *p, entry *e, char *s, const char *whole, int more)
+{
+    int rc = 0;
+    /* Split at commas by hand: strtok would merge empty items. */
+    while (rc == 0 && s) {
+        char *comma = list_comma(s);
+        if (comma)
+            *comma = 0;
+        if (comma && more && !*trim(comma + 1))
+            comma = NULL; /* "a, b," then the next line */
+        rc = add_item(p, e, s, whole);
+        s = comma ? comma + 1 : NULL;
+    }
+    return rc;
+}
+
+/* Is s[0..n) a continuation line: it starts with a blank, has text, and is
+ * not a comment, a header or a `key = value` line? */
+static int is_continuation(const char *s, size_t n)
+{
+    if (!n || (*s != ' ' && *s != '\t') || memchr(s, '=', n) || memchr(s, ':', n))
+        return 0;
+    while (n && isspace((unsigned char)*s))
+        s++, n--;
+    return n && *s != '#' && *s != ';' && *s != '[';
+}
+
+static int continued(const parse *p)
+{
+    size_t pos = p->pos, n;
+    if (pos >= p->len)
+        return 0;
+    const char *s = sweeptext_line(p->text, p->len, &pos, &n);
+    return is_continuation(s, n);
+}
+
+/* An indented line without '=' or ':' right after a key line (or after
+ * another such line) continues that key's list: its items (a comment cut)
+ * are added to the entry here, and inih gets a blank line.  An indented
+ * `key = value` line stays a key line, as in every INI reader. */
+static void continue_list(parse *p, const char *s, size_t n)
+{
+    if (p->errline)
+        return;
+    entry *e = &p->e[p->cont];
+    char *v = strndup(s, n);
+    if (!v) {
+        perr(p, p->lineno, "out of memory");
+        return;
+    }
+    char *hash = strchr(v, '#');
+    if (hash)
+        *hash = 0;
+    for (char *c = v; *c; c++)
+        if (*c == ';' && c > v && isspace((unsigned char)c[-1])) {
+            *c = 0;
+            break;
+        }
+    char *t = trim(v);
+    for (const char *c = t; *c; c++)
+        if ((unsigned char)*c >= 0x80) {
+            perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
+                               "comments and section names)");
+            free(v);
+            return;
+        }
+    char *whole = strdup(t);
+    if (!whole)
+        perr(p, p->lineno, "out of memory");
+    else
+        add_items(p, e, t, whole, continued(p));
+    free(whole);
+    free(v);
 }
 
 /* inih handler: one `name = value` on line p->lineno, in section p->cursec
@@ -340,16 +499,12 @@ static int handler(void *user, const char *section, const char *name, const char
     char *s = trim(v);
     snprintf(whole, strlen(value_text) + 1, "%s", s);
     int rc = *s ? 0 : (perr(p, line, "key '%s': empty value", key->name), -1);
-    /* Split at commas by hand: strtok would merge empty items. */
-    while (rc == 0 && s) {
-        char *comma = strchr(s, ',');
-        if (comma)
-            *comma = 0;
-        rc = add_item(p, e, s, whole);
-        s = comma ? comma + 1 : NULL;
-    }
+    if (rc == 0)
+        rc = add_items(p, e, s, whole, continued(p));
     free(whole);
     free(v);
+    if (rc == 0)
+        p->cont = (int)(p->ne - 1); /* an indented next line continues this list */
     return rc == 0;
 }
 
@@ -586,7 +741,7 @@ static void parse_free(parse *p)
 
 sweep *sweep_load(const char *path, char err[SWEEP_ERRLEN])
 {
-    parse p = {.path = path, .cursec = -1};
+    parse p = {.path = path, .cursec = -1, .cont = -1};
     sweep *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, SWEEP_ERRLEN, "%s: out of memory", path);

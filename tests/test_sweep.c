@@ -190,7 +190,8 @@ int main(void)
     load_bad("repeat2.ini", "[a]\nlr = 1\n[b]\nlr = 2\n[a]\nlr=3\n", -1, 6,
              "key 'lr' repeated (first set on line 2)");
     load_bad("emptysec.ini", "gain = 1\n[]\n", -1, 2, "empty section name");
-    load_bad("indent.ini", "gain = 1\n   2\n", -1, 2, "malformed line");
+    /* An indented line without '=' continues the list above it. */
+    sweep_free(load_ok("indent.ini", "gain = 1\n   2\n", 2));
     load_bad("binary.ini", "gain = 1\n\0\x01\x02\xff", 13, 0, "binary file, not a sweep file");
     load_bad("latin1.ini", "# caf\xe9\ngain = 1\n", -1, 0, "binary file");
     {
@@ -347,6 +348,52 @@ int main(void)
         m = sweep_load(path, err);
         alarm(0);
         check(!m && strstr(err, "a FIFO, not a regular file"), "symlink to a FIFO rejected at once", err);
+    }
+
+    /* linspace / logspace: end values exact, inner values to 1e-15 relative
+     * against the closed forms computed here in long double. */
+    {
+        sweep *ls = load_ok("spaced.ini", "gain = linspace(0.25, 2.5, 10)\nlr = logspace(1e-4, 1e-2, 5)\n", 50);
+        double worst = 0;
+        int ends = 1;
+        for (size_t i = 0; ls && i < sweep_count(ls); i++) {
+            const config *c = sweep_job(ls, i);
+            const long gi = (long)(i / 5), li = (long)(i % 5);
+            const long double g = 0.25L + (2.5L - 0.25L) * gi / 9.0L;
+            const long double l = expl(logl(1e-4L) + (logl(1e-2L) - logl(1e-4L)) * li / 4.0L);
+            worst = fmax(worst, fmax(fabs((double)((c->gain - g) / g)), fabs((double)((c->lr - l) / l))));
+            if ((gi == 0 && c->gain != 0.25) || (gi == 9 && c->gain != 2.5) ||
+                (li == 0 && c->lr != 1e-4) || (li == 4 && c->lr != 1e-2))
+                ends = 0;
+        }
+        char d[64];
+        snprintf(d, sizeof d, "worst relative error %.2g", worst);
+        check(ls && worst <= 1e-15 && ends, "linspace/logspace: ends exact, inner values to 1e-15", d);
+        sweep_free(ls);
+        /* A 40-value list continued over indented lines: 40 jobs. */
+        char text[2048] = "task = romo\nseed = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,\n";
+        for (int row = 1; row < 4; row++) {
+            char line[128] = "    ";
+            for (int k = 0; k < 10; k++)
+                snprintf(line + strlen(line), sizeof line - strlen(line), "%d%s", row * 10 + k,
+                         k < 9 || row < 3 ? ", " : "");
+            strcat(text, line);
+            strcat(text, "   # continued\n");
+        }
+        strcat(text, "gain = 1\n");
+        sweep *cl = load_ok("continued.ini", text, 40);
+        int seq = cl != NULL;
+        for (size_t i = 0; cl && i < sweep_count(cl); i++)
+            seq &= sweep_job(cl, i)->seed == (long)i;
+        check(seq, "continued list: seeds 0..39 in order", NULL);
+        sweep_free(cl);
+        sweep_free(load_ok("spaced_int.ini", "hidden = logspace(32, 256, 4)\nseed = linspace(0, 10, 3)\n", 12));
+        load_bad("spaced_bad.ini", "gain = linspace(1, 2)\n", -1, 1, "is not linspace(a, b, n)");
+        load_bad("spaced_neg.ini", "lr = logspace(-1, 1, 3)\n", -1, 1, "needs a > 0 and b > 0");
+        load_bad("spaced_int.ini", "seed = logspace(1, 10, 3)\n", -1, 1, "not an integer");
+        load_bad("spaced_enum.ini", "task = linspace(1, 2, 3)\n", -1, 1, "needs a numeric key");
+        sweep_free(load_ok("cont_key.ini", "gain = 1, 2\n  lr = 2\n", 2)); /* an indented key line stays one */
+        load_bad("cont_end.ini", "gain = 1,\nlr = 2\n", -1, 1, "empty item");
     }
 
     /* Clean up the temporary directory. */
