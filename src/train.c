@@ -297,6 +297,41 @@ static void diagnose(train_job *j, long i, const train_hooks *h)
         h->diag(h->ctx, rows, k);
 }
 
+/* Training iteration i = j->iter: the loss of a fresh batch with the
+ * parameters after i updates, its curve row and diagnostics, then (for
+ * i < iters) the update, the Dale clamp, interleaved flossing and exponents;
+ * the counter advances.  Returns the loss (non-finite: diverged, counter
+ * not advanced). */
+static double step(train_job *j, const train_hooks *h)
+{
+    const config *c = &j->cfg;
+    const long i = j->iter;
+    task_batch_fill(j->tb, j->r_task);
+    double loss = rule_gradient(c->rule, &j->p, j->B_fb, c->activation, c->alpha, j->tb,
+                                &j->cache, &j->grad, j->rw);
+    if (!isfinite(loss))
+        return loss;
+    if (i % c->log_every == 0 || i == c->iters)
+        add_curve(j, i, loss, task_accuracy(j->tb, j->cache.y), h);
+    if (c->diag_every > 0 && (i % c->diag_every == 0 || i == c->iters))
+        diagnose(j, i, h);
+    if (i < c->iters) {
+        adam_step(j->opt, j->p.data, j->grad.data, c->lr);
+        init_dale_clamp(c, j->p.W_rec, j->N);
+        if (c->floss_every > 0 && (i + 1) % c->floss_every == 0 && !isfinite(floss_step(j)))
+            return NAN;
+        if (c->lyap_every > 0 && (i + 1) % c->lyap_every == 0 && i + 1 < c->iters)
+            measure(j, PHASE_TRAIN, i + 1, h);
+    }
+    j->iter++;
+    return loss;
+}
+
+double train_step(train_job *j)
+{
+    return j->iter <= j->cfg.iters ? step(j, NULL) : NAN;
+}
+
 /* The counters this loop leaves at each stop are restated by ckpt_expected
  * (checkpoint section below), which refuses images this loop cannot produce:
  * change both together. */
@@ -334,24 +369,9 @@ int train_run(train_job *j, const train_hooks *h)
     while (j->iter <= c->iters) {
         CHECK_STOP();
         const long i = j->iter;
-        task_batch_fill(j->tb, j->r_task);
-        double loss = rule_gradient(c->rule, &j->p, j->B_fb, c->activation, c->alpha, j->tb,
-                                    &j->cache, &j->grad, j->rw);
+        const double loss = step(j, h);
         if (!isfinite(loss))
             return TRAIN_DIVERGED;
-        if (i % c->log_every == 0 || i == c->iters)
-            add_curve(j, i, loss, task_accuracy(j->tb, j->cache.y), h);
-        if (c->diag_every > 0 && (i % c->diag_every == 0 || i == c->iters))
-            diagnose(j, i, h);
-        if (i < c->iters) {
-            adam_step(j->opt, j->p.data, j->grad.data, c->lr);
-            init_dale_clamp(c, j->p.W_rec, j->N);
-            if (c->floss_every > 0 && (i + 1) % c->floss_every == 0 && !isfinite(floss_step(j)))
-                return TRAIN_DIVERGED;
-            if (c->lyap_every > 0 && (i + 1) % c->lyap_every == 0 && i + 1 < c->iters)
-                measure(j, PHASE_TRAIN, i + 1, h);
-        }
-        j->iter++;
         if (h && h->progress)
             stop = h->progress(h->ctx, PHASE_TRAIN, i, c->iters, loss);
     }

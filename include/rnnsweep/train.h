@@ -73,6 +73,13 @@ void train_free(train_job *j);
  * stop or timeout.  Returns enum train_status. */
 int train_run(train_job *j, const train_hooks *hooks);
 
+/* One training iteration exactly as train_run does it (batch, gradient,
+ * curve row, diagnostics, Adam update, Dale clamp, interleaved flossing and
+ * exponents), for benchmarks: call after flossing pretraining is done or
+ * with floss_iters = 0.  Returns the loss; NaN once iters + 1 iterations
+ * have run or on divergence. */
+double train_step(train_job *j);
+
 /* Rows recorded so far. */
 const train_curve_row *train_curve(const train_job *j, size_t *n);
 const train_lyap_row *train_lyap(const train_job *j, size_t *n);
