@@ -271,7 +271,7 @@ def load_jobs_csv(path, thresholds_=None):
     if not os.path.isfile(path):
         raise AnalysisError(f"{path}: no such file")
     try:
-        jobs = pd.read_csv(path)
+        jobs = pd.read_csv(path, float_precision="round_trip")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise AnalysisError(f"{path}: not a CSV table: {str(e).splitlines()[0]}") from None
     if "status" not in jobs.columns or not ({"id", "job_id"} & set(jobs.columns)):
@@ -356,7 +356,7 @@ class Results:
         for name, path in (("curves", curves_csv), ("lyapunov", lyapunov_csv),
                            ("diagnostics", diagnostics_csv)):
             if path and os.path.isfile(path):
-                tables[name] = _with_keys(pd.read_csv(path), jobs)
+                tables[name] = _with_keys(pd.read_csv(path, float_precision="round_trip"), jobs)
         return cls(jobs, source=jobs_csv, **tables)
 
     @property
