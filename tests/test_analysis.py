@@ -21,7 +21,8 @@ SQL, its Holm p against a loop, McNemar against the exact binomial sum,
 p < 0.01 for the planted effect, p > 0.05 in most no-effect groups, the
 < 5 pairs note, a reproducible bootstrap, CSV row counts, one-line exit 2
 on bad input with nothing written; a schema-1 database (final_* only)
-loads with one notice and selects on final_loss with a warning; jobs
+loads with one notice and selects on final_loss with a warning, and so
+do older jobs (test_* NULL, final_* set) inside a newer database; jobs
 round-trip through CSV, and study-report prints the same tables from a
 database and from its CSV; a read-only directory opens (immutable=1).
 Usage: test_analysis.py PATH/TO/rnnsweep PATH/TO/tools/compare
@@ -348,6 +349,27 @@ check("schema-1 database: one notice on stderr, test_* = final_*, no val_*",
       r.returncode == 0 and len(notes) == 1 and out and out[0].startswith("1 1 {'test_loss'}"), r.stderr[-400:])
 check("schema-1 database: best lr on final_loss with a loud warning, equal to the plain loop",
       len(warns) == 1 and sorted(out[1:]) == exp_old, f"{out[1:3]} vs {exp_old[:2]}")
+
+MIXED = os.path.join(TMP, "mixed.db")
+shutil.copy(DB, MIXED)
+mx = sqlite3.connect(MIXED)
+n_old = mx.execute("update jobs set val_loss = NULL, val_accuracy = NULL, test_loss = NULL, test_accuracy = NULL "
+                   "where rule = 'bptt' and gain = 0.5 and hidden = 4").rowcount
+mx.commit()
+mx.close()
+script = (f"import sys; sys.path.insert(0, {TOOLS!r}); import rnnsweep_analysis as ra\n"
+          f"j = ra.Database({MIXED!r}).jobs; b = ra.best_lr(j)\n"
+          "old = (j.rule == 'bptt') & (j.gain == 0.5) & (j.hidden == 4)\n"
+          "print(int((j.test_loss[old] == j.final_loss[old]).all()), int(j.val_loss[old].isna().all()))\n"
+          "for r in b.itertuples(): print(r.rule, r.gain, r.hidden, r.lr, r.selected_on)")
+r = run("-c", script)
+out = r.stdout.splitlines()
+exp_mixed = sorted(f"{k[0]} {k[1]} {k[2]} {choose(v, 2 if k == ('bptt', 0.5, 4) else 1)} "
+                   f"{'test_loss' if k == ('bptt', 0.5, 4) else 'val_loss'}" for k, v in groups.items())
+check("older jobs in a newer database: test_* from final_*, their group chosen on it with a warning, "
+      "the other groups on validation",
+      n_old == 30 and out[:1] == ["1 1"] and sorted(out[1:]) == exp_mixed and f"{n_old} job(s) were run by an "
+      "older rnnsweep" in r.stderr and "1 group(s) have no validation" in r.stderr, r.stderr[-300:] + str(out[:3]))
 
 # ---------------------------------------------------------------- CSV and study-report
 
