@@ -98,6 +98,16 @@ int cmd_train(int argc, char **argv)
     const long done = train_iter(j) < c.iters ? train_iter(j) : c.iters;
     fprintf(stderr, "status: %s after %ld of %ld iterations, %.2f s\n", names[status], done, c.iters,
             wall() - m.t0);
+    if (status == TRAIN_DONE) {
+        train_eval ev;
+        const double t = wall();
+        train_evaluate(j, &ev);
+        fprintf(stderr, "validation (%ld trials, choose lr on these): loss %.6g  accuracy %.4f\n"
+                        "test (%ld trials, report these):             loss %.6g  accuracy %.4f\n"
+                        "evaluation took %.3f s\n",
+                c.val_batch, ev.val_loss, ev.val_accuracy, c.test_batch, ev.test_loss,
+                ev.test_accuracy, wall() - t);
+    }
     train_free(j);
     return EXIT_OK;
 }

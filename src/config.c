@@ -2,8 +2,13 @@
  *
  * One row per key drives everything a key needs (type, bounds, default,
  * help), so a new job parameter is one line here plus one struct field.
- * Canonical text lists every key in table order with reals as `%.17g`, so two
+ * Canonical text lists the keys in table order with reals as `%.17g`, so two
  * configs are the same job exactly when their canonical texts are equal.
+ * Every key of the first version (since = 1) is always listed; a key added
+ * later (since >= 2) is listed only when it differs from its default, so the
+ * canonical text and hash of every config that leaves the new keys at their
+ * defaults are those of the version that did not have them (tests/test_config.c
+ * pins both to literal values of that version).
  */
 #include "rnnsweep/config.h"
 #include "rnnsweep/task.h"
@@ -16,45 +21,67 @@
 #include <string.h>
 
 static const char *const task_names[] = {"romo", "2af", "dms", NULL};
-static const char *const rule_names[] = {"bptt", "eprop", "rflo", NULL};
+static const char *const rule_names[] = {"bptt", "eprop", "rflo", "readout", NULL};
 static const char *const act_names[] = {"tanh", "relu", NULL};
-static const char *const floss_mode_names[] = {"full", "local", NULL};
+static const char *const floss_mode_names[] = {"full", "local", "detach_h", NULL};
+static const char *const init_names[] = {"gaussian", "orthogonal", "sparse", "dale", "lowrank", NULL};
+static const char *const gain_norm_names[] = {"std", "radius", NULL};
 
 #define OFF(f) offsetof(config, f)
 #define BIG 1e9
 
 static const config_key keys[] = {
     {"task", CK_ENUM, OFF(task), task_names, 0, 0, "romo",
-     "task: romo (parametric working memory), 2af (perceptual decision), dms (delayed match-to-sample)"},
+     "task: romo (parametric working memory), 2af (perceptual decision), dms (delayed match-to-sample)", 1},
     {"rule", CK_ENUM, OFF(rule), rule_names, 0, 0, "bptt",
-     "learning rule: bptt (exact), eprop (symmetric feedback), rflo (random feedback)"},
+     "learning rule: bptt (exact), eprop (symmetric feedback), rflo (random feedback), readout (W_out, b_out only: the reservoir control)", 1},
     {"gain", CK_REAL, OFF(gain), NULL, 0, 1e3, "1",
-     "initial recurrent gain g: W_rec ~ N(0, g^2/N)"},
-    {"lr", CK_REAL, OFF(lr), NULL, 1e-12, 1e3, "0.001", "Adam learning rate"},
+     "initial recurrent gain g: bulk spectral radius of W_rec (gaussian: W_rec ~ N(0, g^2/N))", 1},
+    {"init", CK_ENUM, OFF(init), init_names, 0, 0, "gaussian",
+     "W_rec family, bulk spectral radius ~ g: gaussian, orthogonal, sparse, dale, lowrank", 2},
+    {"gain_norm", CK_ENUM, OFF(gain_norm), gain_norm_names, 0, 0, "std",
+     "std: W_rec scaled by g as its family says; radius: rescaled to spectral radius g exactly", 2},
+    {"density", CK_REAL, OFF(density), NULL, 1e-6, 1, "0.1",
+     "init=sparse: probability of a nonzero entry; nonzeros ~ N(0, g^2/(density N))", 2},
+    {"frac_exc", CK_REAL, OFF(frac_exc), NULL, 0, 1, "0.8",
+     "init=dale: fraction of excitatory units (columns >= 0, the rest <= 0, rows sum to 0; signs kept in learning)", 2},
+    {"lowrank_rank", CK_INT, OFF(lowrank_rank), NULL, 1, 65536, "1",
+     "init=lowrank: rank R of W_rec = g chi + (lowrank_scale/N) sum_r m_r n_r^T", 2},
+    {"lowrank_scale", CK_REAL, OFF(lowrank_scale), NULL, 0, 1e6, "1",
+     "init=lowrank: scale of the structured part (lowrank_scale/N) sum_r m_r n_r^T", 2},
+    {"lr", CK_REAL, OFF(lr), NULL, 1e-12, 1e3, "0.001", "Adam learning rate", 1},
     {"seed", CK_INT, OFF(seed), NULL, 0, 9007199254740991.0, "0",
-     "seed of initial weights, feedback matrix, Q0 and task batches"},
-    {"hidden", CK_INT, OFF(hidden), NULL, 1, 65536, "64", "number of hidden units N"},
-    {"batch", CK_INT, OFF(batch), NULL, 1, 1e6, "32", "trials per batch B"},
-    {"iters", CK_INT, OFF(iters), NULL, 0, BIG, "1000", "training iterations (Adam steps)"},
+     "seed of initial weights, feedback matrix, Q0 and task batches", 1},
+    {"hidden", CK_INT, OFF(hidden), NULL, 1, 65536, "64", "number of hidden units N", 1},
+    {"batch", CK_INT, OFF(batch), NULL, 1, 1e6, "32", "trials per batch B", 1},
+    {"iters", CK_INT, OFF(iters), NULL, 0, BIG, "1000", "training iterations (Adam steps)", 1},
     {"alpha", CK_REAL, OFF(alpha), NULL, 0, 1, "0",
-     "leak dt/tau in (0,1]; 0 = the task's default (0.5)"},
-    {"activation", CK_ENUM, OFF(activation), act_names, 0, 0, "tanh", "activation f: tanh or relu"},
+     "leak dt/tau in (0,1]; 0 = the task's default (0.5)", 1},
+    {"activation", CK_ENUM, OFF(activation), act_names, 0, 0, "tanh", "activation f: tanh or relu", 1},
     {"log_every", CK_INT, OFF(log_every), NULL, 1, BIG, "10",
-     "learning-curve row every this many iterations (and at 0 and the last)"},
+     "learning-curve row every this many iterations (and at 0 and the last)", 1},
     {"floss_iters", CK_INT, OFF(floss_iters), NULL, 0, BIG, "0",
-     "gradient-flossing pretraining steps before training (0 = off; the study used 100)"},
-    {"floss_lr", CK_REAL, OFF(floss_lr), NULL, 1e-12, 1e3, "0.001", "Adam learning rate for flossing"},
-    {"floss_k", CK_INT, OFF(floss_k), NULL, 1, 65536, "1", "number of Lyapunov exponents flossed toward 0"},
+     "gradient-flossing pretraining steps before training (0 = off; the study used 100)", 1},
+    {"floss_lr", CK_REAL, OFF(floss_lr), NULL, 1e-12, 1e3, "0.001", "Adam learning rate for flossing", 1},
+    {"floss_k", CK_INT, OFF(floss_k), NULL, 1, 65536, "1", "number of Lyapunov exponents flossed (toward floss_target)", 1},
     {"floss_mode", CK_ENUM, OFF(floss_mode), floss_mode_names, 0, 0, "full",
-     "flossing gradient: full (exact, through trajectory and QR) or local (per step, frozen state)"},
+     "flossing gradient: full (exact), local (h and Q frozen per step), detach_h (h frozen, through Q)", 1},
+    {"floss_target", CK_REAL, OFF(floss_target), NULL, -10, 10, "0",
+     "lambda*: flossing minimises mean (lambda - lambda*)^2 (0 = the study's edge of chaos)", 2},
     {"floss_every", CK_INT, OFF(floss_every), NULL, 0, BIG, "0",
-     "also floss once every this many training iterations (0 = off)"},
-    {"lyap_k", CK_INT, OFF(lyap_k), NULL, 1, 65536, "4", "number of Lyapunov exponents measured"},
+     "also floss once every this many training iterations (0 = off)", 1},
+    {"lyap_k", CK_INT, OFF(lyap_k), NULL, 1, 65536, "4", "number of Lyapunov exponents measured", 1},
     {"lyap_warmup", CK_INT, OFF(lyap_warmup), NULL, 0, BIG, "0",
-     "QR steps discarded before exponents accumulate"},
-    {"lyap_every_qr", CK_INT, OFF(lyap_every_qr), NULL, 1, BIG, "1", "QR every this many steps"},
+     "QR steps discarded before exponents accumulate", 1},
+    {"lyap_every_qr", CK_INT, OFF(lyap_every_qr), NULL, 1, BIG, "1", "QR every this many steps", 1},
     {"lyap_every", CK_INT, OFF(lyap_every), NULL, 0, BIG, "0",
-     "also measure exponents every this many training iterations (0 = off)"},
+     "also measure exponents every this many training iterations (0 = off)", 1},
+    {"val_batch", CK_INT, OFF(val_batch), NULL, 1, 1e7, "256",
+     "validation trials (the seed's own stream): choose the lr on them; a multiple of lyap_batch", 2},
+    {"test_batch", CK_INT, OFF(test_batch), NULL, 1, 1e7, "1024",
+     "test trials (the seed's own stream): what figures and tables report; a multiple of lyap_batch", 2},
+    {"lyap_batch", CK_INT, OFF(lyap_batch), NULL, 1, 1e6, "32",
+     "exponents are measured on the first lyap_batch validation trials (also the evaluation chunk)", 2},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -196,6 +223,30 @@ void config_default(config *c)
         (void)config_set(c, (int)k, keys[k].deflt, err);
 }
 
+/* Set key `name` of c back to its default. */
+static void reset_key(config *c, const char *name)
+{
+    char err[CONFIG_ERRLEN];
+    const int k = config_key_find(name);
+    (void)config_set(c, k, keys[k].deflt, err);
+}
+
+/* The keys added after version 1 that this job does not use, at their
+ * defaults: they cannot change the job, so they must not change its hash. */
+static void reset_unused(config *c)
+{
+    if (c->init != INIT_SPARSE)
+        reset_key(c, "density");
+    if (c->init != INIT_DALE)
+        reset_key(c, "frac_exc");
+    if (c->init != INIT_LOWRANK) {
+        reset_key(c, "lowrank_rank");
+        reset_key(c, "lowrank_scale");
+    }
+    if (c->floss_iters == 0 && c->floss_every == 0)
+        reset_key(c, "floss_target");
+}
+
 int config_resolve(config *c, long steps, char err[CONFIG_ERRLEN])
 {
     int T, I, O;
@@ -212,12 +263,48 @@ int config_resolve(config *c, long steps, char err[CONFIG_ERRLEN])
         snprintf(err, CONFIG_ERRLEN, "lyap_k: %ld exceeds hidden (%ld)", c->lyap_k, c->hidden);
         return -1;
     }
+    if (c->val_batch % c->lyap_batch != 0) {
+        snprintf(err, CONFIG_ERRLEN, "val_batch: %ld is not a multiple of lyap_batch (%ld)",
+                 c->val_batch, c->lyap_batch);
+        return -1;
+    }
+    if (c->test_batch % c->lyap_batch != 0) {
+        snprintf(err, CONFIG_ERRLEN, "test_batch: %ld is not a multiple of lyap_batch (%ld)",
+                 c->test_batch, c->lyap_batch);
+        return -1;
+    }
     if (c->lyap_warmup >= T) {
         snprintf(err, CONFIG_ERRLEN, "lyap_warmup: %ld must be below the %d steps of the sequence",
                  c->lyap_warmup, T);
         return -1;
     }
+    if (c->init == INIT_LOWRANK && c->lowrank_rank > c->hidden) {
+        snprintf(err, CONFIG_ERRLEN, "lowrank_rank: %ld exceeds hidden (%ld)", c->lowrank_rank,
+                 c->hidden);
+        return -1;
+    }
+    if (c->init == INIT_DALE) {
+        const long ne = lround(c->frac_exc * (double)c->hidden);
+        if (ne < 1 || ne > c->hidden - 1) {
+            snprintf(err, CONFIG_ERRLEN,
+                     "frac_exc: %.17g gives %ld excitatory of %ld units; dale needs at least one "
+                     "excitatory and one inhibitory unit", c->frac_exc, ne, c->hidden);
+            return -1;
+        }
+    }
+    reset_unused(c);
     return 0;
+}
+
+int config_is_default(const config *c, int k)
+{
+    config d;
+    char v[64], dv[64], err[CONFIG_ERRLEN];
+    if (config_set(&d, k, keys[k].deflt, err) != 0)
+        return 0;
+    config_get(c, k, v, sizeof v);
+    config_get(&d, k, dv, sizeof dv);
+    return strcmp(v, dv) == 0;
 }
 
 size_t config_canonical(const config *c, char *buf, size_t n)
@@ -225,6 +312,8 @@ size_t config_canonical(const config *c, char *buf, size_t n)
     size_t len = 0;
     char v[64];
     for (size_t k = 0; k < NKEYS; k++) {
+        if (keys[k].since > 1 && config_is_default(c, (int)k))
+            continue;
         config_get(c, (int)k, v, sizeof v);
         int w = snprintf(n > len ? buf + len : NULL, n > len ? n - len : 0, "%s=%s\n",
                          keys[k].name, v);

@@ -241,8 +241,13 @@ int cmd_gradient(int argc, char **argv)
                 obj);
         return EXIT_USAGE;
     }
+    /* config_resolve resets floss_target for a job that does not floss, but
+     * the floss objective of this dump uses it */
+    const double floss_target = c.floss_target;
     if (cli_resolve(&grad_cmd, &c, 0))
         return EXIT_USAGE;
+    if (floss)
+        c.floss_target = floss_target;
     char err[256];
     train_job *j = train_alloc(&c, err);
     if (!j) {
@@ -267,6 +272,7 @@ int cmd_gradient(int argc, char **argv)
     } else {
         double loss;
         if (floss) {
+            floss_work_set_target(fw, c.floss_target);
             loss = floss_gradient(c.floss_mode, p, c.activation, c.alpha, tb->x,
                                   train_q0(j, 1), (int)c.lyap_warmup, &g, lam, fw);
             rnn_forward(p, c.activation, c.alpha, tb->x, &cache);
@@ -281,8 +287,16 @@ int cmd_gradient(int argc, char **argv)
         put_f8(&o, "y.npy", cache.y, 3, T, B, O);
         put_f8(&o, "loss.npy", &loss, 0, 0, 0, 0);
         put_params(&o, &g, "grad_");
-        char extra[64];
+        char extra[128];
         snprintf(extra, sizeof extra, "objective=%s\n", obj);
+        /* floss_target is omitted from the canonical text at its default;
+         * a floss dump names it anyway (floss_mode is always there) */
+        const int kt = config_key_find("floss_target");
+        if (floss && config_is_default(&c, kt)) {
+            char v[64];
+            config_get(&c, kt, v, sizeof v);
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "floss_target=%s\n", v);
+        }
         if (floss) {
             put_f8(&o, "Q0.npy", train_q0(j, 1), 2, N, k, 0);
             put_f8(&o, "lyap.npy", lam, 2, B, k, 0);

@@ -200,8 +200,9 @@ static void handle_result(master *m, const unsigned char *p, size_t n, int from)
     if (rh->nweights)
         rnn_params_wrap(&wp, rh->N, rh->I, rh->O, (double *)v.weights); /* read only */
     store_result r = {.job_id = rh->job_id, .status = rh->status, .host = rh->host,
-                      .rank = rh->rank, .wall_seconds = rh->wall, .final_loss = rh->final_loss,
-                      .final_accuracy = rh->final_acc, .error = rh->error[0] ? rh->error : NULL,
+                      .rank = rh->rank, .wall_seconds = rh->wall, .val_loss = rh->val_loss,
+                      .val_accuracy = rh->val_acc, .test_loss = rh->test_loss,
+                      .test_accuracy = rh->test_acc, .error = rh->error[0] ? rh->error : NULL,
                       .curve = v.curve, .ncurve = rh->ncurve, .lyap = v.lyap, .nlyap = rh->nlyap,
                       .weights = rh->nweights && m->o->save_weights ? &wp : NULL,
                       .checkpoint = rh->ckpt ? v.ckpt : NULL, .checkpoint_size = rh->ckpt};

@@ -66,7 +66,7 @@ typedef struct prog_head {
 typedef struct res_head {
     int64_t job_id;
     int32_t status, rank, interrupted, N, I, O;
-    double wall, final_loss, final_acc;
+    double wall, val_loss, val_acc, test_loss, test_acc; /* NaN when not evaluated */
     uint64_t ncurve, nlyap, nweights, ckpt;
     char host[64];
     char error[256];

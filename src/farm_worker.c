@@ -122,7 +122,7 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
     memset(&rh, 0, sizeof rh);
     rh.rank = rank;
     snprintf(rh.host, sizeof rh.host, "%s", host);
-    rh.final_loss = rh.final_acc = NAN;
+    rh.val_loss = rh.val_acc = rh.test_loss = rh.test_acc = NAN;
     if (len < sizeof jh) {
         rh.status = JOB_FAILED;
         snprintf(rh.error, sizeof rh.error, "malformed job message of %zu bytes", len);
@@ -142,11 +142,10 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
         return;
     }
     if (jh.ckpt) {
-        char note[256] = "";
+        char note[256] = "message shorter than its checkpoint";
         if (sizeof jh + jh.ckpt != len ||
-            train_checkpoint_load(j, msg + sizeof jh, jh.ckpt) != 0) /*MERGE-CKPT*/
-            snprintf(rh.error, sizeof rh.error, "checkpoint unusable (%.200s); job restarted",
-                     note[0] ? note : "truncated message");
+            train_checkpoint_load(j, msg + sizeof jh, jh.ckpt, note) != 0)
+            snprintf(rh.error, sizeof rh.error, "checkpoint unusable (%.200s); job restarted", note);
         else if (note[0])
             snprintf(rh.error, sizeof rh.error, "%s", note);
     }
@@ -165,10 +164,12 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
     rh.interrupted = st == TRAIN_STOPPED;
     const rnn_params *p = train_params(j);
     if (st == TRAIN_DONE || st == TRAIN_TIMEOUT) {
-        double l, a;
-        train_evaluate(j, &l, &a);
-        rh.final_loss = l;
-        rh.final_acc = a;
+        train_eval ev;
+        train_evaluate(j, &ev);
+        rh.val_loss = ev.val_loss;
+        rh.val_acc = ev.val_accuracy;
+        rh.test_loss = ev.test_loss;
+        rh.test_acc = ev.test_accuracy;
         rh.nweights = p->size;
     }
     if (st == TRAIN_DIVERGED)

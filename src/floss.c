@@ -3,9 +3,11 @@
  * Forward: rnn_forward for the trajectory, then the QR iteration of
  * lyap_driven (a QR every step) with every Q_t (N,k,B) and R_t (k,k,B)
  * kept in the workspace, in lyap.h's panel layout (column j*B + b is column
- * j of trial b).  With lambda_{b,i} = sum_{t>w} log R_t,ii / (T - w),
+ * j of trial b).  With lambda_{b,i} = sum_{t>w} log R_t,ii / (T - w) and the
+ * target lambda* (floss_work_set_target, default 0),
  *
- *     dF/dlog R_t,ii = coef_{b,i} = 2 lambda_{b,i} / (B k (T - w))   (t > w)
+ *     F = mean_b (1/k) sum_i (lambda_{b,i} - lambda*)^2
+ *     dF/dlog R_t,ii = coef_{b,i} = 2 (lambda_{b,i} - lambda*) / (B k (T - w))   (t > w)
  *
  * so the adjoint of R_t is diagonal, Rbar_t = diag(coef / R_t,ii).
  *
@@ -24,7 +26,9 @@
  *      all steps at the end as one dgemm each.
  * Local mode keeps only steps 1 and 2's dW_rec with Qbar = 0 (Q_{t-1} and
  * h_{t-1} are constants there), where step 1 reduces to Mbar = Q diag(coef)
- * R^{-T}.  Per-trial small-matrix work runs with the trial index innermost.
+ * R^{-T}.  detach_h mode keeps steps 1 and 2 without the f'' term (h_{t-1},
+ * hence d_{t-1}, is a constant; Q_{t-1} is not) and drops step 3.  Per-trial
+ * small-matrix work runs with the trial index innermost.
  */
 #include "rnnsweep/floss.h"
 #include "rnnsweep/config.h"
@@ -52,6 +56,7 @@ struct floss_work {
     double *hbar;     /* (T+1,B,N) adjoint of h_t */
     double *tBN;      /* (B,N) scratch */
     double *qrw;      /* LYAP_QR_WORK(N,k) */
+    double target;    /* lambda* */
 };
 
 static size_t adj_slab_size(int N, int k);
@@ -116,6 +121,11 @@ void floss_work_free(floss_work *w)
     free(w);
 }
 
+void floss_work_set_target(floss_work *w, double target)
+{
+    w->target = target;
+}
+
 static int args_ok(const rnn_params *p, const double *x, const double *Q0, int warmup,
                    const double *lam, const floss_work *w)
 {
@@ -159,12 +169,12 @@ static double forward(const rnn_params *p, int act, double alpha, const double *
         for (int a = 0; a < k; a++) {
             const double l = lsum[(size_t)a * B + b] / n;
             lam[(size_t)b * k + a] = l;
-            F += l * l;
+            F += (l - w->target) * (l - w->target);
         }
     F /= (double)B * k;
     for (int a = 0; a < k; a++)
         for (int b = 0; b < B; b++) {
-            const double l = lam[(size_t)b * k + a];
+            const double l = lam[(size_t)b * k + a] - w->target;
             w->coef[(size_t)a * B + b] = 2.0 * l / ((double)B * k * n);
         }
     return F;
@@ -326,8 +336,9 @@ static void backward_local(const rnn_params *p, double alpha, int warmup, rnn_pa
     }
 }
 
-/* Steps 2 (Qbar, f'' term) and 3 (state adjoint) of the header comment for step t. */
-static void backward_step_full(const rnn_params *p, int act, double alpha, int t,
+/* Steps 2 (Qbar, f'' term) and 3 (state adjoint) of the header comment for
+ * step t; with state = 0 (detach_h) only Qbar. */
+static void backward_step_full(const rnn_params *p, int act, double alpha, int t, int state,
                                floss_work *w)
 {
     const int N = w->N, B = w->B, kB = w->k * B;
@@ -338,6 +349,17 @@ static void backward_step_full(const rnn_params *p, int act, double alpha, int t
     const double leak = 1.0 - alpha;
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, kB, N,
                 1.0, p->W_rec, N, w->Mbar, kB, 0.0, w->G, kB);
+    if (!state) {
+        for (int i = 0; i < N; i++) {
+            const double *d = dT + (size_t)i * B;
+            const double *g = w->G + (size_t)i * kB, *mb = w->Mbar + (size_t)i * kB;
+            double *qb = w->Qbar + (size_t)i * kB;
+            for (int c = 0; c < kB; c += B)
+                for (int b = 0; b < B; b++)
+                    qb[c + b] = leak * mb[c + b] + alpha * d[b] * g[c + b];
+        }
+        return;
+    }
     for (int i = 0; i < N; i++) {
         const double *d = dT + (size_t)i * B, *q = Qp + (size_t)i * kB;
         const double *g = w->G + (size_t)i * kB, *mb = w->Mbar + (size_t)i * kB;
@@ -368,8 +390,10 @@ static void backward_step_full(const rnn_params *p, int act, double alpha, int t
         }
 }
 
+/* Full mode (state = 1) or detach_h (state = 0: no state adjoint, so only
+ * dW_rec through the tangent chain). */
 static void backward_full(const rnn_params *p, int act, double alpha, const double *x /* (T,B,I) */,
-                          int warmup, rnn_params *grad, floss_work *w)
+                          int warmup, int state, rnn_params *grad, floss_work *w)
 {
     const int T = w->T, B = w->B, N = w->N, I = w->I, k = w->k;
     const size_t BN = (size_t)B * N, P = (size_t)N * k * B, KK = (size_t)k * k * B;
@@ -379,8 +403,11 @@ static void backward_full(const rnn_params *p, int act, double alpha, const doub
         rbar_diag(w, t, warmup, w->rho);
         qr_adjoint(N, k, B, w->Q + t * P, w->R + (t - 1) * KK, w->Qbar, w->rho, w->slab, w->Mbar);
         add_dW_tangent(w, t, alpha, grad->W_rec);
-        backward_step_full(p, act, alpha, t, w);
+        if (t > 1 || state) /* Qbar of step 0 is not needed */
+            backward_step_full(p, act, alpha, t, state, w);
     }
+    if (!state)
+        return;
     /* Weight gradients of the state updates, all steps at once:
      * dW_rec += a Hbar^T R_prev, dW_in += a Hbar^T X, db += a sum Hbar
      * over the (T*B) rows of steps 1..T. */
@@ -399,14 +426,14 @@ double floss_gradient(int mode, const rnn_params *p, int act, double alpha,
                       rnn_params *grad, double *lam /* (B,k) */, floss_work *w)
 {
     if (!args_ok(p, x, Q0, warmup, lam, w) || !grad || grad->N != p->N || grad->I != p->I ||
-        grad->O != p->O || (mode != FLOSS_FULL && mode != FLOSS_LOCAL))
+        grad->O != p->O || (mode != FLOSS_FULL && mode != FLOSS_LOCAL && mode != FLOSS_DETACH_H))
         return NAN;
     const double F = forward(p, act, alpha, x, Q0, warmup, lam, w);
     memset(grad->data, 0, grad->size * sizeof(double));
-    if (mode == FLOSS_FULL)
-        backward_full(p, act, alpha, x, warmup, grad, w);
-    else
+    if (mode == FLOSS_LOCAL)
         backward_local(p, alpha, warmup, grad, w);
+    else
+        backward_full(p, act, alpha, x, warmup, mode == FLOSS_FULL, grad, w);
     return F;
 }
 
@@ -418,6 +445,9 @@ double floss_flops(int mode, int T, int B, int N, int k)
     double per;
     if (mode == FLOSS_LOCAL)
         per = fwd + tangent_bwd + 3.0 * n * kk * kk;               /* (Q S) R^{-T} */
+    else if (mode == FLOSS_DETACH_H)
+        per = fwd + tangent_bwd + 4.0 * n * kk * kk                /* QR adjoint */
+              + 2.0 * n * n * kk + 3.0 * n * kk;                    /* G, Qbar */
     else
         per = fwd + tangent_bwd + 4.0 * n * kk * kk                /* QR adjoint */
               + 2.0 * n * n * kk + 6.0 * n * kk                     /* G, Qbar, dd */

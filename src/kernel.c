@@ -278,6 +278,22 @@ __attribute__((target("avx2"))) static size_t tanh_avx2(const double *h, double 
 }
 #endif
 
+/* 2 with AVX-512F, 1 with AVX2, else 0: the same choice as target_clones. */
+static int simd_level(void)
+{
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+const char *kernel_simd(void)
+{
+    static const char *const name[] = {"scalar", "avx2", "avx512"};
+    return name[simd_level()];
+}
+
 /* The AVX-512 kernel above, libmvec's AVX2 kernel, or libm. */
 void kernel_tanh(const double *h, double *r, size_t n)
 {
@@ -285,7 +301,7 @@ void kernel_tanh(const double *h, double *r, size_t n)
 #if defined(__x86_64__)
     static int level = -1;
     if (level < 0)
-        level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        level = simd_level();
     if (level == 2) {
         tanh_avx512(h, r, n);
         return;

@@ -61,4 +61,9 @@ void kernel_step_outer(int B, int N, double alpha, const double *A /* (B,N) */,
 /* r[i] = tanh(h[i]) for i < n; within 4 ulp of libm's tanh, r may equal h. */
 void kernel_tanh(const double *h, double *r, size_t n);
 
+/* The instruction set the kernels and KERNEL_SIMD_CLONES loops use on this
+ * CPU: "avx512", "avx2" or "scalar".  Results agree to the last bit only
+ * between processes of the same level (checkpoints record it). */
+const char *kernel_simd(void);
+
 #endif

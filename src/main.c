@@ -1,9 +1,11 @@
-/* main.c — rnnsweep's entry point: sets up the BLAS environment and dispatches a command. */
+/* main.c — rnnsweep's entry point: sets up the BLAS environment and GSL's
+ * error handling, and dispatches a command. */
 #include "rnnsweep/blasenv.h"
 #include "rnnsweep/cli.h"
 #include "rnnsweep/commands.h"
 #include "version.h"
 
+#include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +39,10 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     blasenv_ensure(argv);
+    /* GSL's default handler aborts the process (and with it an MPI launch)
+     * on any GSL error; with it off, GSL functions return their error code
+     * (or NULL from an _alloc), which the library code checks. */
+    gsl_set_error_handler_off();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -218,6 +218,13 @@ double rule_gradient(int rule, const rnn_params *p, const double *B_fb,
     if (!isfinite(loss))
         return loss;
 
+    if (rule == RULE_READOUT) {
+        memset(grad->W_in, 0, (size_t)N * I * sizeof(double));
+        memset(grad->W_rec, 0, (size_t)N * N * sizeof(double));
+        memset(grad->b, 0, N * sizeof(double));
+        readout_grad(p, c, w, grad);
+        return loss;
+    }
     const double *F = p->W_out;
     if (rule == RULE_RFLO) {
         for (int i = 0; i < N; i++)
@@ -328,6 +335,8 @@ double rule_flops(int rule, int T, int B, int N, int I, int O)
 {
     const double tb = (double)T * B, rec = 2.0 * (T - 1) * B * N * N;
     double f = 2 * tb * N * I + rec + 2 * tb * N * O; /* forward */
+    if (rule == RULE_READOUT)
+        return f + 2 * tb * N * O;                    /* dW_out only */
     f += 2 * tb * N * O + 2 * tb * N * O;             /* dr, dW_out */
     f += rec + 2 * tb * N * I;                        /* dW_rec, dW_in */
     if (rule == RULE_BPTT)

@@ -103,13 +103,19 @@
 #define BUSY_MS 10000
 #define MAXKEYS 64
 
+/* The per-task solve thresholds of SPEC §7, a table users may edit. */
+#define THRESHOLDS_SQL \
+    "CREATE TABLE thresholds (task TEXT PRIMARY KEY, accuracy REAL NOT NULL);\n" \
+    "INSERT INTO thresholds VALUES ('romo', 0.9), ('dms', 0.9), ('2af', 0.8);\n"
+
 static const char *const status_names[] = {"pending", "running", "done", "diverged", "failed",
                                            "timeout"};
 static const char *const phase_names[] = {"init", "floss", "train", "trained"};
 static const char *const fixed_cols[] = {"id", "config_hash", "config", "status", "attempts",
                                          "host", "rank", "run_id", "started_at", "finished_at",
                                          "wall_seconds", "final_loss", "final_accuracy",
-                                         "iters_done", "error", "crashes", "suspect", NULL};
+                                         "iters_done", "error", "crashes", "suspect", "val_loss",
+                                         "val_accuracy", "test_loss", "test_accuracy", NULL};
 /* Leading grouping columns of the views; the other keys follow in table order. */
 static const char *const lead_keys[] = {"task", "rule", "gain", "lr", "floss_iters", NULL};
 
@@ -137,7 +143,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RESULT] = "UPDATE jobs SET status = ?2, host = ?3, rank = ?4, finished_at = ?5,"
                   " wall_seconds = COALESCE(wall_seconds, 0) + ?6, final_loss = ?7,"
                   " final_accuracy = ?8, iters_done = ?9, error = ?10,"
-                  " attempts = MAX(attempts - ?11, 0), suspect = suspect * ?11 WHERE id = ?1",
+                  " attempts = MAX(attempts - ?11, 0), suspect = suspect * ?11,"
+                  " val_loss = ?12, val_accuracy = ?13, test_loss = ?7, test_accuracy = ?8"
+                  " WHERE id = ?1",
     [ST_CURVE_DEL] = "DELETE FROM curves WHERE job_id = ?1",
     [ST_CURVE_INS] = "INSERT INTO curves(job_id, iter, loss, accuracy) VALUES (?1, ?2, ?3, ?4)"
                      " ON CONFLICT(job_id, iter)"
@@ -422,54 +430,91 @@ static void view_keys(const store *s, sbuf *b, int without_lr)
     }
 }
 
-/* CREATE VIEW statements for summary and best_lr. */
-static int view_sql(store *s, int has_sqrt, char **summary, char **best)
+/* The three views (see the top of this file), as CREATE VIEW statements:
+ * out[VIEW_SUMMARY], out[VIEW_BEST], out[VIEW_SUCCESS] (malloc'ed).
+ *
+ * A job's reported loss/accuracy is its test metric, or final_* for a job
+ * run before the held-out protocol (schema 1, test_* NULL); its selection
+ * loss is val_loss, or final_loss for such a job (n_legacy counts them:
+ * for those, selection and report use the same trials).  Solved: reported
+ * accuracy >= the task's row of `thresholds`.  Wilson 95% interval of
+ * n_solved / n with z = 1.959963984540054. */
+enum { VIEW_SUMMARY, VIEW_BEST, VIEW_SUCCESS, NVIEWS };
+static const char *const view_names[NVIEWS] = {"summary", "best_lr", "success"};
+
+static int view_sql(store *s, int has_sqrt, char *out[NVIEWS])
 {
-    sbuf g = {0}, h = {0}, a = {0}, b = {0};
+    sbuf g = {0}, h = {0}, v[NVIEWS] = {{0}};
     view_keys(s, &g, 0);
     view_keys(s, &h, 1);
-    const char *done_loss = "CASE WHEN status = 'done' THEN final_loss END";
-    char var[512];
-    snprintf(var, sizeof var,
-             "SUM(CASE WHEN status = 'done' THEN (final_loss - m) * (final_loss - m) END)"
-             " / NULLIF(COUNT(%s) - 1, 0)", done_loss);
-    sb_printf(&a,
+    const char *sq = has_sqrt ? "sqrt" : "NULL+";
+    sb_printf(&v[VIEW_SUMMARY],
               "CREATE VIEW summary AS\n"
-              "WITH f AS (SELECT %s, status, final_loss, final_accuracy,\n"
-              "  AVG(%s) OVER (PARTITION BY %s) AS m FROM jobs)\n"
+              "WITH f AS (SELECT *, COALESCE(test_loss, final_loss) AS rl,\n"
+              "    COALESCE(test_accuracy, final_accuracy) AS ra,\n"
+              "    COALESCE(val_loss, final_loss) AS sl,\n"
+              "    COALESCE(test_accuracy, final_accuracy) >=\n"
+              "      (SELECT accuracy FROM thresholds t WHERE t.task = jobs.task) AS solved\n"
+              "  FROM jobs),\n"
+              "g AS (SELECT *, AVG(CASE WHEN status = 'done' THEN final_loss END)\n"
+              "    OVER (PARTITION BY %s) AS m FROM f)\n"
               "SELECT %s,\n"
               "  COUNT(*) AS n_jobs,\n"
               "  SUM(status IN ('done', 'diverged')) AS n_seeds,\n"
               "  SUM(status = 'done') AS n_done,\n"
               "  SUM(status = 'diverged') AS n_diverged,\n"
-              "  AVG(%s) AS mean_final_loss,\n"
-              "  %s%s%s AS sd_final_loss,\n"
-              "  %s AS var_final_loss,\n"
+              "  SUM(status = 'done' AND val_loss IS NULL) AS n_legacy,\n"
+              "  AVG(CASE WHEN status = 'done' THEN sl END) AS mean_val_loss,\n"
+              "  AVG(CASE WHEN status = 'done' THEN rl END) AS mean_test_loss,\n"
+              "  AVG(CASE WHEN status = 'done' THEN ra END) AS mean_test_accuracy,\n"
+              "  SUM(status = 'done' AND COALESCE(solved, 0)) AS n_solved,\n"
+              "  AVG(CASE WHEN status = 'done' THEN final_loss END) AS mean_final_loss,\n"
+              "  %s(SUM(CASE WHEN status = 'done' THEN (final_loss - m) * (final_loss - m) END)\n"
+              "    / NULLIF(SUM(status = 'done' AND final_loss IS NOT NULL) - 1, 0)) AS sd_final_loss,\n"
+              "  SUM(CASE WHEN status = 'done' THEN (final_loss - m) * (final_loss - m) END)\n"
+              "    / NULLIF(SUM(status = 'done' AND final_loss IS NOT NULL) - 1, 0) AS var_final_loss,\n"
               "  AVG(CASE WHEN status = 'done' THEN final_accuracy END) AS mean_final_accuracy\n"
-              "FROM f GROUP BY %s ORDER BY %s",
-              g.p, done_loss, g.p, g.p, done_loss, has_sqrt ? "sqrt(" : "",
-              has_sqrt ? var : "NULL", has_sqrt ? ")" : "", var, g.p, g.p);
-    sb_printf(&b,
+              "FROM g GROUP BY %s ORDER BY %s",
+              g.p, g.p, sq, g.p, g.p);
+    sb_printf(&v[VIEW_BEST],
               "CREATE VIEW best_lr AS\n"
-              "SELECT %s, lr, n_lrs, n_jobs, n_seeds, n_done, n_diverged, mean_final_loss,\n"
-              "  sd_final_loss, var_final_loss, mean_final_accuracy\n"
+              "SELECT %s, lr, n_lrs, lr = lr_min OR lr = lr_max AS lr_at_edge,\n"
+              "  n_jobs, n_seeds, n_done, n_diverged, n_legacy, mean_val_loss, mean_test_loss,\n"
+              "  mean_test_accuracy, n_solved, mean_final_loss, sd_final_loss, var_final_loss,\n"
+              "  mean_final_accuracy\n"
               "FROM (SELECT *,\n"
-              "    ROW_NUMBER() OVER (PARTITION BY %s ORDER BY n_diverged,"
-              " mean_final_loss IS NULL, mean_final_loss, lr) AS pick,\n"
-              "    COUNT(*) OVER (PARTITION BY %s) AS n_lrs\n"
+              "    ROW_NUMBER() OVER (PARTITION BY %s ORDER BY n_seeds = 0, n_diverged,\n"
+              "      mean_val_loss IS NULL, mean_val_loss, lr) AS pick,\n"
+              "    SUM(n_seeds > 0) OVER (PARTITION BY %s) AS n_lrs,\n"
+              "    MIN(lr) OVER (PARTITION BY %s) AS lr_min,\n"
+              "    MAX(lr) OVER (PARTITION BY %s) AS lr_max\n"
+              "  FROM summary)\n"
+              "WHERE pick = 1 AND n_seeds > 0 ORDER BY %s",
+              h.p, h.p, h.p, h.p, h.p, h.p);
+    const char *z = "1.959963984540054";
+    sb_printf(&v[VIEW_SUCCESS],
+              "CREATE VIEW success AS\n"
+              "SELECT %s, n, n_solved, rate,\n"
+              "  (rate + %s*%s/(2.0*n) - %s*%s(rate*(1-rate)/n + %s*%s/(4.0*n*n))) / (1 + %s*%s/n)"
+              " AS wilson_lo,\n"
+              "  (rate + %s*%s/(2.0*n) + %s*%s(rate*(1-rate)/n + %s*%s/(4.0*n*n))) / (1 + %s*%s/n)"
+              " AS wilson_hi\n"
+              "FROM (SELECT %s, n_seeds AS n, n_solved, CAST(n_solved AS REAL) / n_seeds AS rate\n"
               "  FROM summary WHERE n_seeds > 0)\n"
-              "WHERE pick = 1 ORDER BY %s",
-              h.p, h.p, h.p, h.p);
-    int oom = g.oom || h.oom || a.oom || b.oom || !g.p || !h.p;
+              "ORDER BY %s",
+              g.p, z, z, z, sq, z, z, z, z, z, z, z, sq, z, z, z, z, g.p, g.p);
+    int oom = g.oom || h.oom || !g.p || !h.p;
+    for (int i = 0; i < NVIEWS; i++)
+        oom |= v[i].oom;
     free(g.p);
     free(h.p);
     if (oom) {
-        free(a.p);
-        free(b.p);
+        for (int i = 0; i < NVIEWS; i++)
+            free(v[i].p);
         return fail(s, STORE_ERROR, "out of memory");
     }
-    *summary = a.p;
-    *best = b.p;
+    for (int i = 0; i < NVIEWS; i++)
+        out[i] = v[i].p;
     return STORE_OK;
 }
 
@@ -512,7 +557,9 @@ static int create_tables(store *s)
               "  run_id INTEGER REFERENCES runs(id), started_at TEXT, finished_at TEXT,\n"
               "  wall_seconds REAL, final_loss REAL, final_accuracy REAL, iters_done INTEGER,\n"
               "  error TEXT, crashes INTEGER NOT NULL DEFAULT 0,"
-              " suspect INTEGER NOT NULL DEFAULT 0);\n"
+              " suspect INTEGER NOT NULL DEFAULT 0,\n"
+              "  val_loss REAL, val_accuracy REAL, test_loss REAL, test_accuracy REAL);\n"
+              THRESHOLDS_SQL
               "CREATE INDEX jobs_status ON jobs(status);\n"
               "CREATE TABLE sweep_jobs (sweep_id INTEGER NOT NULL REFERENCES sweeps(id),\n"
               "  job_id INTEGER NOT NULL REFERENCES jobs(id), PRIMARY KEY (sweep_id, job_id))"
@@ -557,47 +604,55 @@ static int update_schema(store *s)
         return rc;
     sqlite3_int64 v;
     int has_sqrt = query_int(s, "SELECT sqrt(4)", &v) == STORE_OK;
-    char *summary = NULL, *best = NULL;
-    if ((rc = view_sql(s, has_sqrt, &summary, &best)) != STORE_OK)
+    char *sql[NVIEWS] = {0};
+    if ((rc = view_sql(s, has_sqrt, sql)) != STORE_OK)
         return rc;
-    sqlite3_stmt *st = NULL;
-    int same = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT (SELECT sql FROM sqlite_master WHERE name = 'summary') = ?1"
-                           " AND (SELECT sql FROM sqlite_master WHERE name = 'best_lr') = ?2",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = sqlfail(s, "read the views");
-        goto done;
+    /* Replaced only when one differs: a reader's file stays untouched. */
+    int same = 1;
+    for (int i = 0; i < NVIEWS && same && rc == STORE_OK; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?1",
+                               -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_bind_text(st, 1, view_names[i], -1, SQLITE_STATIC) != SQLITE_OK) {
+            rc = sqlfail(s, "read the views");
+        } else {
+            int sr = sqlite3_step(st);
+            same = sr == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), sql[i]) == 0;
+            if (sr != SQLITE_ROW && sr != SQLITE_DONE)
+                rc = sqlfail(s, "read the views");
+        }
+        sqlite3_finalize(st);
     }
-    sqlite3_bind_text(st, 1, summary, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, best, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        same = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (!same) {
-        rc = exec(s, "DROP VIEW IF EXISTS best_lr; DROP VIEW IF EXISTS summary", "drop the views");
-        if (rc == STORE_OK)
-            rc = exec(s, summary, "create view summary");
-        if (rc == STORE_OK)
-            rc = exec(s, best, "create view best_lr");
+    for (int i = NVIEWS - 1; i >= 0 && !same && rc == STORE_OK; i--) {
+        char drop[64];
+        snprintf(drop, sizeof drop, "DROP VIEW IF EXISTS %s", view_names[i]);
+        rc = exec(s, drop, "drop a view");
     }
-done:
-    free(summary);
-    free(best);
+    for (int i = 0; i < NVIEWS && !same && rc == STORE_OK; i++)
+        rc = exec(s, sql[i], "create a view");
+    for (int i = 0; i < NVIEWS; i++)
+        free(sql[i]);
     return rc;
 }
 
 /* Bring a schema `ver` database to STORE_SCHEMA, inside init_schema's
  * transaction (so a failed migration leaves the file as it was).
  *   1 -> 2: jobs.crashes (launch deaths blamed on the job) and jobs.suspect
- *           (running when a launch with other jobs died); both 0 for old
- *           rows, which is what they would have been. */
+ *           (running when a launch with other jobs died), both 0 for old
+ *           rows, which is what they would have been; jobs.val_loss,
+ *           val_accuracy, test_loss, test_accuracy, NULL for old rows (they
+ *           were measured on one evaluation batch, kept in final_*); the
+ *           thresholds table.  Old rows keep every value they had. */
 static int migrate(store *s, int ver)
 {
     int rc = STORE_OK;
     if (ver < 2)
         rc = exec(s, "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;"
-                     "ALTER TABLE jobs ADD COLUMN suspect INTEGER NOT NULL DEFAULT 0",
+                     "ALTER TABLE jobs ADD COLUMN suspect INTEGER NOT NULL DEFAULT 0;"
+                     "ALTER TABLE jobs ADD COLUMN val_loss REAL;"
+                     "ALTER TABLE jobs ADD COLUMN val_accuracy REAL;"
+                     "ALTER TABLE jobs ADD COLUMN test_loss REAL;"
+                     "ALTER TABLE jobs ADD COLUMN test_accuracy REAL;" THRESHOLDS_SQL,
                   "migrate schema 1 to 2");
     if (rc == STORE_OK) {
         char sql[64];
@@ -1397,8 +1452,10 @@ int store_result_put(store *s, const store_result *r)
     if (r->status != JOB_PENDING)
         sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 6, isfinite(r->wall_seconds) ? r->wall_seconds : 0);
-    bind_real(st, 7, r->final_loss);
-    bind_real(st, 8, r->final_accuracy);
+    bind_real(st, 7, r->test_loss);
+    bind_real(st, 8, r->test_accuracy);
+    bind_real(st, 12, r->val_loss);
+    bind_real(st, 13, r->val_accuracy);
     if (r->ncurve)
         sqlite3_bind_int64(st, 9, r->curve[r->ncurve - 1].iter);
     bind_opt_text(st, 10, r->error);

@@ -355,15 +355,15 @@ static int argmax(const double *v, int n)
     return k;
 }
 
-/* Fraction of the B trials answered correctly, outputs y (T,B,O):
+/* Number of the B trials answered correctly, outputs y (T,B,O):
  *   romo: the sum (equivalently the mean) of y over the trial's decision
  *         steps is strictly larger on channel truth than on the other;
  *   2af, dms: argmax of y at the last step equals the label there.
- * Allocates nothing.  Returns NaN if tb or y is NULL. */
-double task_accuracy(const task_batch *tb, const double *y)
+ * Allocates nothing.  0 if tb or y is NULL (task_accuracy: NaN). */
+int task_correct(const task_batch *tb, const double *y)
 {
     if (!tb || !y)
-        return NAN;
+        return 0;
     size_t O = (size_t)tb->O;
     int correct = 0;
     for (int b = 0; b < tb->B; b++) {
@@ -381,5 +381,24 @@ double task_accuracy(const task_batch *tb, const double *y)
             correct += diff > 0.0;
         }
     }
-    return (double)correct / tb->B;
+    return correct;
+}
+
+double task_accuracy(const task_batch *tb, const double *y)
+{
+    if (!tb || !y)
+        return NAN;
+    return (double)task_correct(tb, y) / tb->B;
+}
+
+void task_loss_sums(const task_batch *tb, const double *y, double *sum, double *weight)
+{
+    size_t TB = (size_t)tb->T * (size_t)tb->B;
+    double M = 0.0;
+    for (size_t i = 0; i < TB; i++)
+        M += tb->mask[i];
+    /* The loss functions divide by M once; multiplying back is exact up to
+     * one rounding, and the chunks' sums then add. */
+    *weight = M;
+    *sum = M > 0.0 ? task_loss(tb, y, NULL) * M : 0.0;
 }

@@ -337,7 +337,7 @@ script = (f"import sys; sys.path.insert(0, {TOOLS!r}); import rnnsweep_analysis 
           " set(b.selected_on))\n"
           "for r in b.itertuples(): print(r.rule, r.gain, r.hidden, r.lr)")
 r = run("-c", script)
-notes = [ln for ln in r.stderr.splitlines() if "older rnnsweep" in ln]
+notes = [ln for ln in r.stderr.splitlines() if "no val_*/test_* columns" in ln]
 warns = [ln for ln in r.stderr.splitlines() if "WARNING" in ln and "same trials" in ln]
 out = r.stdout.splitlines()
 fin = {}
@@ -346,9 +346,22 @@ for rule, gain, hidden, lr, status, fl in con.execute(
     fin.setdefault((rule, gain, hidden), {}).setdefault(lr, []).append((status, fl, fl, None))
 exp_old = sorted(f"{k[0]} {k[1]} {k[2]} {choose(g, 1)}" for k, g in fin.items())
 check("schema-1 database: one notice on stderr, test_* = final_*, no val_*",
-      r.returncode == 0 and len(notes) == 1 and out and out[0].startswith("1 1 {'test_loss'}"), r.stderr[-400:])
+      r.returncode == 0 and len(notes) == 1 and out and out[0].startswith("1 1 {'final_loss'}"), r.stderr[-400:] + str(out[:1]))
 check("schema-1 database: best lr on final_loss with a loud warning, equal to the plain loop",
       len(warns) == 1 and sorted(out[1:]) == exp_old, f"{out[1:3]} vs {exp_old[:2]}")
+
+V1SQL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "v1_sweep.sql")
+if os.path.exists(V1SQL):  # a real database of rnnsweep 0.1 (tests/data)
+    V1 = os.path.join(TMP, "v1.db")
+    v1 = sqlite3.connect(V1)
+    v1.executescript(open(V1SQL).read())
+    v1.close()
+    r = run(COMPARE, "--db", V1, "--factor", "floss_iters", "--levels", "0,2")
+    check("a real rnnsweep 0.1 database: compare runs, says once that it is old, notes the few pairs",
+          r.returncode == 0 and r.stderr.count("older rnnsweep (no val_*/test_* columns)") == 1
+          and "fewer than 5 pairs (1)" in r.stdout, r.stderr[-300:] + r.stdout[-300:])
+else:
+    print(f"note: {V1SQL} absent; the rnnsweep 0.1 database check is skipped")
 
 MIXED = os.path.join(TMP, "mixed.db")
 shutil.copy(DB, MIXED)
@@ -365,11 +378,11 @@ script = (f"import sys; sys.path.insert(0, {TOOLS!r}); import rnnsweep_analysis 
 r = run("-c", script)
 out = r.stdout.splitlines()
 exp_mixed = sorted(f"{k[0]} {k[1]} {k[2]} {choose(v, 2 if k == ('bptt', 0.5, 4) else 1)} "
-                   f"{'test_loss' if k == ('bptt', 0.5, 4) else 'val_loss'}" for k, v in groups.items())
+                   f"{'final_loss' if k == ('bptt', 0.5, 4) else 'val_loss'}" for k, v in groups.items())
 check("older jobs in a newer database: test_* from final_*, their group chosen on it with a warning, "
       "the other groups on validation",
       n_old == 30 and out[:1] == ["1 1"] and sorted(out[1:]) == exp_mixed and f"{n_old} job(s) were run by an "
-      "older rnnsweep" in r.stderr and "1 group(s) have no validation" in r.stderr, r.stderr[-300:] + str(out[:3]))
+      "older rnnsweep" in r.stderr and "in 1 group(s) jobs of an older" in r.stderr, r.stderr[-300:] + str(out[:3]))
 
 # ---------------------------------------------------------------- CSV and study-report
 

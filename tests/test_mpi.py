@@ -284,6 +284,35 @@ old_same = {h: v for h, v in results(db).items() if h in r1} == r1
 check("extending a grid adds only the new jobs (6), old results untouched",
       p.returncode == 0 and n == 18 and rows == 6 and old_same and "6 new" in p.err, p.err[-300:])
 
+# ---- a schema-1 database (rnnsweep 0.1.0) --------------------------------------------------
+# tests/data/v1_sweep.sql is a database made by rnnsweep 0.1.0 (commit e9afea4).
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+db = path("v1.db")
+c = sqlite3.connect(db)
+c.executescript(open(os.path.join(DATA, "v1_sweep.sql")).read())
+c.close()
+before = results(db)
+h0 = sha(db)
+s = subprocess.run([EXE, "status", "--db", db], capture_output=True, text=True)
+check("status reads a schema-1 database without changing it",
+      s.returncode == 0 and "done 4" in s.stdout and sha(db) == h0, s.stderr + s.stdout[-300:])
+v1ext = write("v1ext.ini", open(os.path.join(DATA, "v1_sweep.ini")).read().replace(
+    "gain = 0.5, 1.5", "gain = 0.5, 1.5, 2.5"))
+p = mpirun(1, v1ext, "--db", db)
+c = sqlite3.connect(db)
+ver = c.execute("pragma user_version").fetchone()[0]
+cols = {r[1] for r in c.execute("pragma table_info(jobs)")}
+n = c.execute("select count(*) from jobs").fetchone()[0]
+new_metrics = c.execute("select count(*) from jobs where test_loss is not null").fetchone()[0]
+thr = c.execute("select count(*) from thresholds").fetchone()[0]
+c.close()
+after = results(db)
+check("a sweep on a schema-1 database migrates it to 2, runs only the 2 new jobs (with held-out "
+      "metrics), keeps every old result",
+      p.returncode == 0 and ver == 2 and {"crashes", "suspect", "val_loss", "test_loss"} <= cols and n == 6
+      and new_metrics == 2 and thr == 3 and {h: v for h, v in after.items() if h in before} == before
+      and "2 new" in p.err, p.err[-300:])
+
 # ---- a job that always kills its launch ------------------------------------------------
 crash = write("crash.ini", SMALL.replace("gain = 0.5, 1.5", "gain = 1").replace(
     "task = romo, 2af", "task = romo").replace("rule = bptt, eprop, rflo", "rule = bptt") +
@@ -398,6 +427,15 @@ for name, (text, where) in bad_files.items():
     p = mpirun(2, f, "--db", good_db)
     check(f"bad sweep file {name}: exit 2, message names {where}, database unchanged",
           p.returncode == 2 and where in p.err and sha(good_db) == h0, p.err.strip()[-200:])
+# Exactly one line of ours, from rank 0 only; with `mpirun -q` nothing else at all.
+f = write("oneline.ini", "task = romo\nfoo = 3\n")
+p = mpirun(2, f, "--db", path("never.db"))
+ours = [l for l in p.err.splitlines() if l.startswith("rnnsweep")]
+q = subprocess.run(["mpirun", "-q", "-n", "2", "--oversubscribe", EXE, "sweep", f, "--db", path("never.db")],
+                   capture_output=True, text=True, env=ENV)
+check("a bad sweep file under mpirun -n 2 prints exactly one error line (with -q: and nothing else)",
+      p.returncode == 2 and len(ours) == 1 and q.returncode == 2 and q.stderr.strip().count("\n") == 0
+      and "oneline.ini:2" in q.stderr and not os.path.exists(path("never.db")), q.stderr + "|" + " / ".join(ours))
 binf = path("binary.ini")
 open(binf, "wb").write(bytes(range(256)) * 4)
 p = mpirun(1, binf, "--db", path("never.db"))

@@ -56,7 +56,7 @@ r = subprocess.run(["mpirun", "-n", "1", EXE, "sweep", sweep, "--db", db, "--pro
                    capture_output=True, text=True, env=ENV)
 check("tiny sweep for the plots completes", r.returncode == 0, r.stderr[-300:])
 
-FIGURES = ("curves", "accuracy", "test-loss", "heatmap", "lyap", "spectrum", "floss", "lyap-train")
+FIGURES = ("curves", "accuracy", "test-loss", "heatmap", "lyap", "spectrum", "floss", "lyap-train", "families")
 
 
 def valid_png(p):

@@ -195,6 +195,45 @@ static void check_eprop_forms(int task, int act)
     teardown(&f);
 }
 
+/* readout (the reservoir control): W_out and b_out against central finite
+ * differences and equal to BPTT's readout gradient; W_in, W_rec, b exactly 0. */
+static void check_readout(int task, int act)
+{
+    fixture f;
+    char what[96];
+    setup(&f, task, act, 12, 3, 1.5, 211 + task * 7 + act);
+    rule_gradient(RULE_READOUT, &f.p, NULL, act, f.alpha, f.tb, &f.c, &f.g, f.w);
+    rule_gradient(RULE_BPTT, &f.p, NULL, act, f.alpha, f.tb, &f.c, &f.g2, f.w);
+    const size_t nout = (size_t)f.O * f.N + f.O, nin = f.p.size - nout;
+    double nz = 0;
+    for (size_t i = 0; i < nin; i++) /* W_in, W_rec, b come first in the flat vector */
+        nz += f.g.data[i] != 0.0;
+    snprintf(what, sizeof what, "readout: dW_in, dW_rec, db exactly 0 (%s %s)",
+             config_enum_name("task", task), config_enum_name("activation", act));
+    check(what, nz, 0);
+    snprintf(what, sizeof what, "readout: dW_out, db_out == bptt's (%s %s)",
+             config_enum_name("task", task), config_enum_name("activation", act));
+    check(what, reldiff(f.g.W_out, f.g2.W_out, nout), 1e-14);
+    /* central differences of the readout tensors (the loss is quadratic or
+     * log-sum-exp in them: smooth whatever the activation) */
+    double *fd = malloc(nout * sizeof *fd);
+    for (size_t i = 0; i < nout; i++) {
+        double *x = f.p.W_out + i;
+        const double keep = *x, eps = 1e-5;
+        *x = keep + eps;
+        const double lp = loss_at(&f);
+        *x = keep - eps;
+        const double lm = loss_at(&f);
+        *x = keep;
+        fd[i] = (lp - lm) / (2 * eps);
+    }
+    snprintf(what, sizeof what, "readout vs finite differences dW_out, db_out (%s %s)",
+             config_enum_name("task", task), config_enum_name("activation", act));
+    check(what, reldiff(f.g.W_out, fd, nout), 1e-6);
+    free(fd);
+    teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -203,6 +242,7 @@ int main(int argc, char **argv)
         for (int act = 0; act < 2; act++) {
             check_fd(task, act);
             check_eprop_forms(task, act);
+            check_readout(task, act);
         }
     return check_summary("test_rule");
 }

@@ -25,7 +25,8 @@ here=$(cd "$(dirname "$0")/.." && pwd -P)
 [ $# -ge 1 ] || { echo "usage: $0 RNNSWEEP" >&2; exit 2; }
 bin=$(realpath -- "$1") || exit 1
 export RNNSWEEP_BIN=$bin
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. "$(dirname "$0")/../tools/lib/common.sh"
+rs_mpi_env
 command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 CLI not found (apt-get install sqlite3)"; exit 1; }
 
 tmp=$(mktemp -d /tmp/rnnsweep-slurm.XXXXXX)
@@ -100,6 +101,26 @@ queue_empty || fail "tools/submit with a foreign --db queued a job"
 "$here/tools/submit" "$tmp/ok.sweep" --db "$tmp/ok.db" --dry-run >"$tmp/dry.out" 2>&1 ||
   { cat "$tmp/dry.out"; fail "tools/submit --dry-run failed"; }
 grep -q 'sbatch .*--dependency=singleton' "$tmp/dry.out" || fail "--dry-run printed no sbatch command"
+# Every cluster option reaches the sbatch line (or, for mail and setup, the
+# allocation's environment).
+"$here/tools/submit" "$tmp/ok.sweep" --db "$tmp/ok.db" --dry-run --time 1-02:03:04 --mem 4G \
+  --account proj42 --qos short --partition part1 --constraint avx512 --mail-user a@b.org \
+  --mail-type FAIL --setup 'module load openmpi' >"$tmp/dry2.out" 2>&1 ||
+  { cat "$tmp/dry2.out"; fail "tools/submit --dry-run with every option failed"; }
+for want in --time=1-02:03:04 --mem=4G --account=proj42 --qos=short --partition=part1 \
+            --constraint=avx512 RNNSWEEP_MAIL_USER=a@b.org RNNSWEEP_MAIL_TYPE=FAIL \
+            'RNNSWEEP_SETUP=module\\ load\\ openmpi'; do
+  grep -q -- "$want" "$tmp/dry2.out" || { cat "$tmp/dry2.out"; fail "--dry-run does not show $want"; }
+done
+"$here/tools/submit" "$tmp/ok.sweep" --db "$tmp/ok.db" --dry-run --mem-per-cpu 500M >"$tmp/dry3.out" 2>&1 &&
+  grep -q -- --mem-per-cpu=500M "$tmp/dry3.out" || fail "--dry-run does not show --mem-per-cpu"
+for badopt in "--time 25:99:00" "--time abc" "--mem 4Q" "--mail-type END" "--mem 1G --mem-per-cpu 1G"; do
+  # shellcheck disable=SC2086
+  "$here/tools/submit" "$tmp/ok.sweep" --db "$tmp/ok.db" --dry-run $badopt >"$tmp/bad.out" 2>&1
+  rc=$?
+  [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/bad.out")" -eq 1 ] ||
+    { cat "$tmp/bad.out"; fail "tools/submit $badopt: exit $rc, expected 2 with one line"; }
+done
 queue_empty && [ ! -e "$tmp/ok.db" ] || fail "--dry-run queued a job or created the database"
 say "(c) ok"
 
@@ -148,8 +169,10 @@ seed = 1..12
 iters = $iters
 log_every = 10
 EOF
-"$here/tools/submit" "$tmp/a.sweep" --db "$tmp/a.db" --ntasks 2 --time 1 --signal-lead 10 \
-  --name rs-test-a --progress 10 >"$tmp/submit-a.out" 2>&1 || { cat "$tmp/submit-a.out"; fail "tools/submit (a) failed"; }
+"$here/tools/submit" "$tmp/a.sweep" --db "$tmp/a.db" --ntasks 2 --time 00:01:00 --signal-lead 10 \
+  --name rs-test-a --progress 10 --mail-user rnnsweep-test@localhost \
+  --setup "echo \$SLURM_JOB_ID >> $tmp/setup-ran" >"$tmp/submit-a.out" 2>&1 ||
+  { cat "$tmp/submit-a.out"; fail "tools/submit (a) failed"; }
 grep -q '^submitted: SLURM job [0-9]' "$tmp/submit-a.out" || { cat "$tmp/submit-a.out"; fail "no job id printed"; }
 wait_chain rs-test-a 720 "$tmp/a.db"
 loga=$tmp/rs-test-a.log
@@ -168,6 +191,11 @@ rids=$(q "$tmp/a.db" "select slurm_job from runs order by id" | tr '\n' ' ')
 [ "$ids" = "$rids" ] || fail "(a) runs.slurm_job ($rids) are not the allocations' job ids ($ids)"
 check_complete "$tmp/a.db" "$iters"
 queue_empty || fail "(a) jobs left in the queue"
+setups=$(sort -u "$tmp/setup-ran" | tr '\n' ' ')
+[ "$setups" = "$(echo "$ids" | tr ' ' '\n' | grep . | sort -u | tr '\n' ' ')" ] ||
+  fail "(a) --setup ran in allocations $setups, expected every allocation: $ids"
+mails=$(grep -c 'SLURM mails rnnsweep-test@localhost' "$loga")
+[ "$mails" = 1 ] || fail "(a) the chain asked for mail $mails time(s), expected once at its end"
 say "(a) ok"
 
 # --- (b) scancel mid-job, then resubmit ----------------------------------------

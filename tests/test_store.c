@@ -378,8 +378,8 @@ static void test_cycle(void)
               "the launch the caller knows ended in order blames nobody", NULL);
         /* a finished result clears suspect */
         store_claim(s, ids[10], r3, "h1", 0);
-        store_result done = {.job_id = ids[10], .status = JOB_DONE, .final_loss = 0.5,
-                             .final_accuracy = 1};
+        store_result done = {.job_id = ids[10], .status = JOB_DONE, .test_loss = 0.5,
+                             .test_accuracy = 1};
         rc = store_result_put(s, &done);
         snprintf(sql, sizeof sql, "SELECT suspect FROM jobs WHERE id = %ld", ids[10]);
         check(rc == STORE_OK && q1(path, sql) == 0, "a stored result clears suspect", NULL);
@@ -394,7 +394,7 @@ static void test_cycle(void)
                             {PHASE_TRAINED, 990, 0, -0.05, 0.005}};
     store_claim(s, b, run, "h1", 1);
     store_result r = {.job_id = b, .status = JOB_DONE, .host = "h1", .rank = 1, .wall_seconds = 1.5,
-                      .final_loss = 0.01, .final_accuracy = 0.99, .curve = curve, .ncurve = 100,
+                      .test_loss = 0.01, .test_accuracy = 0.99, .curve = curve, .ncurve = 100,
                       .lyap = ly, .nlyap = 3};
     rc = store_result_put(s, &r);
     r.ncurve = 50;
@@ -412,8 +412,8 @@ static void test_cycle(void)
 
     long c = ids[2];
     store_claim(s, c, run, "h1", 1);
-    store_result nanr = {.job_id = c, .status = JOB_DIVERGED, .final_loss = NAN,
-                         .final_accuracy = INFINITY, .curve = curve, .ncurve = 3};
+    store_result nanr = {.job_id = c, .status = JOB_DIVERGED, .test_loss = NAN,
+                         .test_accuracy = INFINITY, .curve = curve, .ncurve = 3};
     curve[2].loss = NAN;
     rc = store_result_put(s, &nanr);
     curve[2].loss = 1.0 / 3;
@@ -431,7 +431,7 @@ static void test_cycle(void)
         ck[i] = (unsigned char)(i * 7);
     store_claim(s, d, run, "h1", 1);
     store_result pr = {.job_id = d, .status = JOB_PENDING, .curve = curve, .ncurve = 5,
-                       .final_loss = NAN, .final_accuracy = NAN, .checkpoint = ck,
+                       .test_loss = NAN, .test_accuracy = NAN, .checkpoint = ck,
                        .checkpoint_size = sizeof ck, .wall_seconds = 2};
     rc = store_result_put(s, &pr);
     void *got = NULL;
@@ -444,7 +444,7 @@ static void test_cycle(void)
     free(got);
     store_claim(s, d, run, "h1", 1);
     pr.status = JOB_DONE;
-    pr.final_loss = 0.5;
+    pr.test_loss = 0.5;
     rc = store_result_put(s, &pr);
     rc2 = store_checkpoint_get(s, d, &got, &gn);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM checkpoints WHERE job_id = %ld", d);
@@ -459,7 +459,7 @@ static void test_cycle(void)
         w.data[i] = sin((double)i) * 1e3 + 1e-300 * (double)i;
     long e = ids[4];
     store_claim(s, e, run, "h1", 1);
-    store_result wr = {.job_id = e, .status = JOB_DONE, .final_loss = 0.1, .weights = &w};
+    store_result wr = {.job_id = e, .status = JOB_DONE, .test_loss = 0.1, .weights = &w};
     rc = store_result_put(s, &wr);
     rc2 = store_weights_get(s, e, &w2);
     snprintf(sql, sizeof sql, "SELECT rows * 10 + cols FROM weights WHERE job_id = %ld AND name = 'W_in'"
@@ -539,7 +539,8 @@ static void test_views(void)
         double L = loss[i / 6][(i / 3) % 2][i % 3];
         store_claim(s, ids[i], 0, "h", 1);
         store_result r = {.job_id = ids[i], .status = isnan(L) ? JOB_DIVERGED : JOB_DONE,
-                          .final_loss = L, .final_accuracy = isnan(L) ? NAN : 1 - L};
+                          .test_loss = L, .test_accuracy = isnan(L) ? NAN : 1 - L,
+                          .val_loss = L, .val_accuracy = isnan(L) ? NAN : 1 - L};
         store_result_put(s, &r);
     }
     /* One extra pending job in group (gain 1, lr 1e-3) must not count as a seed. */
@@ -638,7 +639,7 @@ static void test_speed(void)
         bad |= store_claim(s, ids[i], run, "host", 1);
         double b = now_s();
         store_result r = {.job_id = ids[i], .status = JOB_DONE, .host = "host", .rank = 1,
-                          .final_loss = 0.1, .final_accuracy = 0.9, .curve = curve, .ncurve = 100,
+                          .test_loss = 0.1, .test_accuracy = 0.9, .curve = curve, .ncurve = 100,
                           .lyap = ly, .nlyap = 8, .weights = &w, .wall_seconds = 0.01};
         bad |= store_result_put(s, &r);
         put[i] = now_s() - b;
@@ -693,7 +694,8 @@ static void test_modes(void)
     check(rc == STORE_OK && rc2 == STORE_OK, "read-only open and status of a closed WAL database",
           "%s", rc ? err : "");
 
-    mkdb(path, "DROP VIEW best_lr; DROP VIEW summary; ALTER TABLE jobs DROP COLUMN lyap_every;");
+    mkdb(path, "DROP VIEW success; DROP VIEW best_lr; DROP VIEW summary;"
+               " ALTER TABLE jobs DROP COLUMN lyap_every;");
     rc = store_open(&s, path, 0, err);
     long *ids = NULL;
     config *cfgs = NULL;

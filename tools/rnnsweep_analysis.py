@@ -466,50 +466,57 @@ def success(jobs, by=None, keys=None):
 
 
 def best_lr(jobs, keys=None):
-    """The best lr per group of every key but lr and seed (SPEC §7).
+    """The best lr per group of every key but lr and seed (SPEC §7), as the
+    database's best_lr view chooses it.
 
     Among the lrs with at least one finished (done or diverged) job: fewest
-    diverged seeds, then lowest mean val_loss over the done seeds, then the
-    smaller lr.  A group whose done jobs lack val_loss (older rnnsweep) is
-    chosen on test_loss (= final_loss) instead, with a warning: selection and
-    report then use the same trials.  Reported at the chosen lr: n_seeds,
-    n_done, n_diverged, mean_val_loss, mean/median/sd test_loss,
-    mean_test_accuracy, n_solved, rate with wilson_lo/hi; n_lrs compared,
-    lr_min, lr_max, lr_at_edge (chosen lr is the smallest or largest of
-    those lrs, or the only one), selected_on ('val_loss' or 'test_loss')."""
+    diverged seeds, then lowest mean selection loss over the done seeds,
+    then the smaller lr.  The selection loss is val_loss, or final_loss
+    (= test_loss here) for a job of an older rnnsweep without validation
+    metrics (n_legacy counts them; a warning says that selection and report
+    then use the same trials).  Reported at the chosen lr: n_seeds, n_done,
+    n_diverged, n_legacy, mean_val_loss (of the selection loss),
+    mean/median/sd test_loss, mean_test_accuracy, n_solved, rate with
+    wilson_lo/hi; n_lrs (lrs compared), lr_min and lr_max (of every lr of
+    the group in `jobs`, finished or not), lr_at_edge (the chosen lr is one
+    of them), selected_on ('val_loss', 'final_loss' or 'mixed')."""
     keys = keys_of(jobs, keys)
     if "lr" not in keys:
         raise AnalysisError("best lr: the jobs have no lr key")
     group = [k for k in keys if k not in ("lr", "seed")]
-    fin = jobs[jobs["status"].isin(FINISHED)]
-    rows, fallback = [], 0
-    for g, s in _groups(fin, group):
-        done = s[s["status"] == "done"]
-        on = "val_loss" if len(done) and done["val_loss"].notna().all() else "test_loss"
-        fallback += on == "test_loss" and len(done) > 0
+    rows, legacy = [], 0
+    for g, s in _groups(jobs, group):
+        fin = s[s["status"].isin(FINISHED)]
+        if fin.empty:
+            continue
+        done = fin[fin["status"] == "done"]
+        sel = done["val_loss"].where(done["val_loss"].notna(), done["test_loss"])
+        n_old = int(done["val_loss"].isna().sum())
+        on = "val_loss" if not n_old else "final_loss" if n_old == len(done) else "mixed"
+        legacy += n_old > 0
         cand = []
-        for lr, t in s.groupby("lr", sort=True):
-            d = t[t["status"] == "done"]
-            score = d[on].mean() if len(d) else math.nan
-            cand.append((int((t["status"] == "diverged").sum()), math.isnan(score),
-                         score if not math.isnan(score) else 0.0, lr, t, d))
-        n_div, _, _, lr, t, d = min(cand, key=lambda c: c[:4])
-        lrs = [c[3] for c in cand]
+        for lr, t in fin.groupby("lr", sort=True):
+            score = sel[t.index.intersection(done.index)].mean()
+            cand.append((int((t["status"] == "diverged").sum()), score != score,
+                         score if score == score else 0.0, lr, t))
+        n_div, _, _, lr, t = min(cand, key=lambda c: c[:4])
+        d = t[t["status"] == "done"]
+        lo_lr, hi_lr = s["lr"].min(), s["lr"].max()
         solved = t["solved"].dropna()
         k, n = int(solved.sum()), len(solved)
         lo, hi = wilson(k, n)
-        rows.append((*g, lr, len(lrs), min(lrs), max(lrs),
-                     lr in (min(lrs), max(lrs)), len(t), len(d), n_div, d["val_loss"].mean(),
-                     d["test_loss"].mean(), d["test_loss"].median(), d["test_loss"].std(ddof=1),
-                     d["test_accuracy"].mean(), k, k / n if n else math.nan, lo, hi, on))
-    if fallback:
-        warn(f"WARNING: {jobs.attrs.get('source', 'jobs')}: {fallback} group(s) have no validation "
-             "metrics, so their best lr is chosen on final_loss, the same trials it is reported on: "
-             "their reported losses are optimistic (winner's curse)")
+        rows.append((*g, lr, len(cand), lo_lr, hi_lr, lr in (lo_lr, hi_lr), len(t), len(d), n_div,
+                     int(d["val_loss"].isna().sum()), sel[d.index].mean(), d["test_loss"].mean(),
+                     d["test_loss"].median(), d["test_loss"].std(ddof=1), d["test_accuracy"].mean(), k,
+                     k / n if n else math.nan, lo, hi, on))
+    if legacy:
+        warn(f"WARNING: {jobs.attrs.get('source', 'jobs')}: in {legacy} group(s) jobs of an older rnnsweep "
+             "have no validation metrics, so the best lr is chosen on their final_loss, the same trials "
+             "it is reported on: those losses are optimistic (winner's curse)")
     return pd.DataFrame(rows, columns=[
         *group, "lr", "n_lrs", "lr_min", "lr_max", "lr_at_edge", "n_seeds", "n_done", "n_diverged",
-        "mean_val_loss", "mean_test_loss", "median_test_loss", "sd_test_loss", "mean_test_accuracy",
-        "n_solved", "rate", "wilson_lo", "wilson_hi", "selected_on"])
+        "n_legacy", "mean_val_loss", "mean_test_loss", "median_test_loss", "sd_test_loss",
+        "mean_test_accuracy", "n_solved", "rate", "wilson_lo", "wilson_hi", "selected_on"])
 
 
 def at_best_lr(jobs, best=None, keys=None):

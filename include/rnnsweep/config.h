@@ -5,6 +5,11 @@
  * sweep-file key.  A single table in config.c drives parsing, validation,
  * defaults, help text and the canonical `key=value` text whose hash is the
  * job's identity in the results database.  The struct is plain data.
+ *
+ * Hash stability: the keys of the first version (`since` = 1) are always in
+ * the canonical text; a key added later (`since` >= 2) is written only when
+ * its value differs from its default, so adding a key leaves the hash of
+ * every existing job unchanged and an old database keeps its jobs.
  */
 #ifndef RNNSWEEP_CONFIG_H
 #define RNNSWEEP_CONFIG_H
@@ -13,15 +18,25 @@
 #include <stdint.h>
 
 enum task_kind { TASK_ROMO = 0, TASK_2AF = 1, TASK_DMS = 2 };
-enum rule_kind { RULE_BPTT = 0, RULE_EPROP = 1, RULE_RFLO = 2 };
+enum rule_kind { RULE_BPTT = 0, RULE_EPROP = 1, RULE_RFLO = 2, RULE_READOUT = 3 };
 enum act_kind { ACT_TANH = 0, ACT_RELU = 1 };
-enum floss_mode { FLOSS_FULL = 0, FLOSS_LOCAL = 1 };
+enum floss_mode { FLOSS_FULL = 0, FLOSS_LOCAL = 1, FLOSS_DETACH_H = 2 };
+enum init_kind { INIT_GAUSSIAN = 0, INIT_ORTHOGONAL = 1, INIT_SPARSE = 2, INIT_DALE = 3,
+                 INIT_LOWRANK = 4 };
+enum gain_norm { GAIN_STD = 0, GAIN_RADIUS = 1 };
 
 typedef struct config {
     int task;          /* enum task_kind */
     int rule;          /* enum rule_kind */
     int activation;    /* enum act_kind */
-    double gain;       /* W_rec ~ N(0, gain^2/N) */
+    double gain;       /* g: bulk spectral radius of W_rec (init.h) */
+    int init;          /* enum init_kind: family of W_rec (SPEC §9) */
+    int gain_norm;     /* enum gain_norm: std (scale by g) or radius (rescale to radius g) */
+    double density;    /* sparse: probability of a nonzero entry */
+    double frac_exc;   /* dale: fraction of excitatory units */
+    long lowrank_rank; /* lowrank: rank of the structured part (SPEC's `rank`; the jobs
+                          table's `rank` column is the MPI rank that ran the job) */
+    double lowrank_scale; /* lowrank: scale of the structured part */
     double lr;         /* Adam learning rate */
     long seed;         /* initial weights, B_fb, Q0 and task batches derive from it */
     long hidden;       /* N */
@@ -33,11 +48,15 @@ typedef struct config {
     double floss_lr;   /* Adam learning rate for flossing */
     long floss_k;      /* exponents flossed */
     int floss_mode;    /* enum floss_mode */
+    double floss_target; /* lambda*: flossing pushes exponents toward it */
     long floss_every;  /* interleaved flossing every this many training iterations, 0 = off */
     long lyap_k;       /* exponents measured at each phase */
     long lyap_warmup;  /* QR steps discarded before accumulating */
     long lyap_every_qr;/* QR every this many steps */
     long lyap_every;   /* exponents during training every this many iterations, 0 = off */
+    long val_batch;    /* validation trials (lr selection), a multiple of lyap_batch */
+    long test_batch;   /* test trials (reported), a multiple of lyap_batch */
+    long lyap_batch;   /* exponents on the first lyap_batch validation trials */
 } config;
 
 /* Value kinds of the key table. */
@@ -51,6 +70,8 @@ typedef struct config_key {
     double min, max;       /* inclusive numeric bounds (CK_INT, CK_REAL) */
     const char *deflt;     /* default as text */
     const char *help;      /* one line for --help */
+    int since;             /* key-table version that added the key: 1 = always in the
+                              canonical text; >= 2 = there only when not at its default */
 } config_key;
 
 #define CONFIG_ERRLEN 256
@@ -74,12 +95,21 @@ void config_get(const config *c, int k, char *buf, size_t n);
 
 /* Fill task defaults (alpha) and check cross-key constraints (floss_k and
  * lyap_k <= hidden, lyap_warmup < steps, where steps = 0 means the task's
- * sequence length).  Returns 0, or -1 with err naming the key at fault
+ * sequence length; lowrank_rank <= hidden for lowrank; at least one excitatory and
+ * one inhibitory unit for dale).  Keys added after version 1 that the job
+ * does not use are reset to their defaults (density unless init = sparse,
+ * frac_exc unless dale, lowrank_rank and lowrank_scale unless lowrank, floss_target
+ * without flossing), so a grid over them merges the jobs they cannot change.
+ * Returns 0, or -1 with err naming the key at fault
  * ("lyap_k: 300 exceeds hidden (256)"). */
 int config_resolve(config *c, long steps, char err[CONFIG_ERRLEN]);
 
-/* Canonical text: every key as `key=value\n` in table order.  Returns the
- * length it needs (like snprintf). */
+/* Whether key k is at its default value in c (compared as canonical text). */
+int config_is_default(const config *c, int k);
+
+/* Canonical text: `key=value\n` in table order for every key of version 1
+ * and every later key not at its default.  Returns the length it needs
+ * (like snprintf). */
 size_t config_canonical(const config *c, char *buf, size_t n);
 
 /* 64-bit FNV-1a hash of the canonical text: the job's identity. */

@@ -1,7 +1,8 @@
-/* floss.h — gradient flossing (SPEC §5, Engelken 2023): the objective
+/* floss.h — gradient flossing (SPEC §5, §10; Engelken 2023): the objective
  *
- *     F = mean_b (1/k) sum_{i<=k} lambda_{b,i}^2
+ *     F = mean_b (1/k) sum_{i<=k} (lambda_{b,i} - lambda*)^2
  *
+ * (lambda* = 0 unless floss_work_set_target says otherwise)
  * over the first k Lyapunov exponents of each trial along its input
  * sequence (computed as lyap_driven does with a QR every step, lyap.h), and
  * its gradient with respect to W_rec, W_in and b (the W_out and b_out parts
@@ -10,7 +11,10 @@
  * FLOSS_FULL is the exact reverse-mode gradient through the trajectory h_t
  * and through every QR step; FLOSS_LOCAL holds h_{t-1} and Q_{t-1} constant
  * in each step, so only the explicit W_rec in J_t carries gradient (W_in and
- * b gradients are zero).  The workspace keeps the whole forward pass (h, Q_t,
+ * b gradients are zero); FLOSS_DETACH_H holds only h_{t-1} constant (J_t
+ * from h.detach(), M = J_t Q_{t-1} in PyTorch terms), so the gradient flows
+ * through W_rec in every J_t and along the chain of Q's, not through the
+ * trajectory (W_in and b gradients are zero).  The workspace keeps the whole forward pass (h, Q_t,
  * R_t for every step and trial, O(T B N k) doubles) and is sized once.
  */
 #ifndef RNNSWEEP_FLOSS_H
@@ -24,6 +28,9 @@ typedef struct floss_work floss_work;
  * exponents (k <= N); NULL on failure or bad sizes. */
 floss_work *floss_work_alloc(int T, int B, int N, int I, int O, int k);
 void floss_work_free(floss_work *w);    /* accepts NULL */
+
+/* The target lambda* of F for every later call on w (0 after alloc). */
+void floss_work_set_target(floss_work *w, double target);
 
 /* Objective F and its gradient at p on inputs x (T,B,I), T and B from the
  * alloc, Q0 the initial tangent basis of every trial, `warmup` QR steps

@@ -5,7 +5,10 @@
  *          through the leak (1 - alpha); equal to the online eligibility-trace
  *          form (rule_eprop_online), which exists for verification;
  *   rflo   as eprop with a fixed random feedback matrix B_fb (N,O) in place
- *          of W_out^T.
+ *          of W_out^T;
+ *   readout the reservoir control (SPEC §8): only W_out and b_out learn; the
+ *          gradients of W_in, W_rec and b are exactly zero (so Adam leaves
+ *          them exactly as they are), and no backward pass runs.
  * The readout gradient (W_out, b_out) is exact for every rule.  A rule_work
  * holds every buffer one job needs; computing a gradient allocates nothing.
  */

@@ -107,7 +107,8 @@ typedef struct store_result {
     const char *host;
     int rank;
     double wall_seconds;           /* compute time of this attempt */
-    double final_loss, final_accuracy; /* NaN = unknown (stored NULL) */
+    double val_loss, val_accuracy;   /* validation trials (lr selection); NaN = unknown (NULL) */
+    double test_loss, test_accuracy; /* test trials (reported; also final_loss/_accuracy) */
     const char *error;             /* NULL or a message */
     const train_curve_row *curve;  /* all rows so far (replaces stored rows) */
     size_t ncurve;

@@ -44,4 +44,11 @@ double task_loss(const task_batch *tb, const double *y, double *dy);
 /* Fraction of trials answered correctly (SPEC §2 for each task). */
 double task_accuracy(const task_batch *tb, const double *y);
 
+/* The same two, unnormalised, so that a large batch evaluated chunk by
+ * chunk gives its exact loss and accuracy: task_loss = *sum / *weight
+ * (MSE: half the masked squared error and the mask's sum; cross-entropy:
+ * the masked sum and the mask's sum), task_accuracy = correct / B. */
+void task_loss_sums(const task_batch *tb, const double *y, double *sum, double *weight);
+int task_correct(const task_batch *tb, const double *y);
+
 #endif

@@ -12,6 +12,7 @@
 #define RNNSWEEP_TRAIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <gsl/gsl_rng.h>
 #include "rnnsweep/config.h"
 #include "rnnsweep/rnn.h"
@@ -69,12 +70,18 @@ const struct task_batch *train_next_batch(train_job *j);
 
 /* The job's rng stream `stream` (1..15) for seed: mt19937 seeded by splitmix64. */
 gsl_rng *train_stream_rng(long seed, int stream);
-enum { STREAM_INIT = 1, STREAM_FB, STREAM_Q0, STREAM_TASK, STREAM_FLOSS, STREAM_EVAL, STREAM_H0 };
+enum { STREAM_INIT = 1, STREAM_FB, STREAM_Q0, STREAM_TASK, STREAM_FLOSS, STREAM_EVAL, STREAM_H0,
+       STREAM_TEST };
 
-/* Loss and accuracy of the current parameters on the job's fixed
- * evaluation batch (the same trials for every job with this seed): the
- * job's final_loss / final_accuracy, less noisy than one training batch. */
-void train_evaluate(train_job *j, double *loss, double *accuracy);
+/* Held-out evaluation of the current parameters (SPEC §7): loss and
+ * accuracy on the seed's val_batch validation trials (STREAM_EVAL; the lr
+ * is chosen on them) and test_batch test trials (STREAM_TEST; reported),
+ * the same trials for every job of the seed and none of them a training
+ * trial.  Forward passes only, in chunks of lyap_batch trials. */
+typedef struct train_eval {
+    double val_loss, val_accuracy, test_loss, test_accuracy;
+} train_eval;
+void train_evaluate(train_job *j, train_eval *out);
 
 /* Expected cost of a job in FLOPs (training, flossing, exponents), for
  * scheduling the longest jobs first. */
@@ -83,12 +90,57 @@ double train_cost(const config *c);
 /* Iterations done (flossing counts separately). */
 long train_iter(const train_job *j);
 
-/* Checkpoint: a self-describing byte image of the whole job state
- * (parameters, Adam moments, rng states, counters, curve and exponent rows).
- * size() tells how many bytes save() writes.  load() checks it matches this
- * job's config (hash) and returns -1 otherwise. */
+/* Checkpoint: a byte image of the whole job state (parameters, both Adam
+ * states, rng states, counters, curve and exponent rows), in this layout
+ * (format version TRAIN_CKPT_VERSION, native byte order, no padding):
+ *
+ *   train_ckpt_head                    160 bytes
+ *   parameters, Adam m, Adam v,        5 x nparams doubles
+ *   flossing Adam m, flossing Adam v
+ *   curve rows                         ncurve x train_curve_row
+ *   exponent rows                      nlyap x train_lyap_row
+ *   rng states (task, flossing)        rng_task + rng_floss bytes (gsl mt19937)
+ *   CRC-32 of every byte before it     uint32 (IEEE 802.3 / zlib crc32)
+ *
+ * An image is valid for a job only if all of these hold: magic, version and
+ * size match, the CRC matches, the config hash and array sizes are the job's,
+ * and the counters describe a state train_run can stop in (or a fresh job):
+ * 0 <= floss_done <= floss_iters, 0 <= iter <= iters, training only after
+ * flossing, and ncurve, nlyap, opt_t, fopt_t and the rows' iteration keys are
+ * exactly those the run produces up to that point; the rng states are
+ * well-formed.  The writer's OpenBLAS core and kernel SIMD level are recorded:
+ * results are bit-identical only when both match on resume. */
+#define TRAIN_CKPT_MAGIC "RNSWCKPT"
+enum { TRAIN_CKPT_VERSION = 2 };
+
+typedef struct train_ckpt_head {
+    char magic[8];       /* TRAIN_CKPT_MAGIC, not NUL-terminated */
+    uint32_t version;    /* TRAIN_CKPT_VERSION */
+    uint32_t head_size;  /* sizeof(train_ckpt_head) */
+    uint64_t hash;       /* config_hash of the job */
+    uint64_t size;       /* bytes of the whole image, CRC included */
+    uint64_t nparams, ncurve, nlyap, rng_task, rng_floss;
+    int64_t floss_done, iter, opt_t, fopt_t; /* counters; opt_t, fopt_t Adam steps */
+    int32_t init_measured, floss_measured;   /* 0 or 1 */
+    char blas_core[32];  /* OpenBLAS core of the writer (blasenv_core), NUL-terminated */
+    char simd[16];       /* kernel SIMD level of the writer (avx512, avx2, scalar) */
+} train_ckpt_head;
+
+/* Bytes train_checkpoint_save writes for the job's state now. */
 size_t train_checkpoint_size(const train_job *j);
+
+/* Write the image into buf (n >= train_checkpoint_size bytes).  0, or -1
+ * if n is too small (buf then holds no valid image). */
 int train_checkpoint_save(const train_job *j, void *buf, size_t n);
-int train_checkpoint_load(train_job *j, const void *buf, size_t n);
+
+/* Continue a job from an image.  j must be fresh (from train_alloc, not yet
+ * run).  The whole image is checked before anything is copied, so:
+ *   0   loaded; note is "" or, when the image was written with
+ *       another OpenBLAS core or SIMD level, a one-line warning that results
+ *       may differ in the last bits;
+ *   -1  invalid (short, truncated, damaged, another config, impossible
+ *       counters); j is untouched, so running it equals a clean run; note
+ *       says why in one line. */
+int train_checkpoint_load(train_job *j, const void *buf, size_t n, char note[256]);
 
 #endif
