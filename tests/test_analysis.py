@@ -315,6 +315,35 @@ for what, extra, needle in (("an unknown key", ["--factor", "gainx", "--levels",
     check(f"compare: {what} -> one line, exit 2, no CSV", r.returncode == 2 and len(lines) == 1
           and needle in lines[0] and not os.path.exists(bad_csv) and r.stdout == "", r.stderr.strip())
 
+# Flossing arms: floss_mode/floss_k are set only with floss_iters > 0 (part
+# of the levels); the lr grids overlap only at 1e-2, and lr never is a level key.
+fl_ini = os.path.join(TMP, "floss.ini")
+open(fl_ini, "w").write("task = romo\ngain = 0.5, 1.5\nseed = 0..4\nhidden = 4\nbatch = 2\niters = 2\n"
+                        "log_every = 1\nlyap_k = 1\n\n[plain]\nlr = 0.003, 0.01\nfloss_iters = 0\n\n"
+                        "[flossed]\nlr = 0.01, 0.03\nfloss_iters = 2\nfloss_mode = local\nfloss_k = 1\n")
+FL = os.path.join(TMP, "floss.db")
+r = subprocess.run([EXE, "sweep", fl_ini, "--db", FL, "--progress", "0"], capture_output=True, text=True)
+check("the flossing sweep runs", r.returncode == 0, r.stderr[-300:])
+fl_csv = os.path.join(TMP, "floss.csv")
+r = run(COMPARE, "--db", FL, "--factor", "floss_iters", "--levels", "0,2", "--csv", fl_csv)
+fl_rows = read_csv(fl_csv) if os.path.exists(fl_csv) else []
+check("floss_iters 0 vs 2, matched lr: floss_mode is part of the levels; only lr 1e-2 pairs (5 per gain)",
+      r.returncode == 0 and "part of the levels: floss_mode = full (a) vs local (b)" in r.stdout
+      and sorted((x["gain"], x["lr"], x["n_pairs"]) for x in fl_rows)
+      == [("0.5", "0.003", "0"), ("0.5", "0.01", "5"), ("0.5", "0.03", "0"),
+          ("1.5", "0.003", "0"), ("1.5", "0.01", "5"), ("1.5", "0.03", "0")]
+      and "floss_mode" not in fl_rows[0], r.stderr[-300:] + r.stdout[-600:])
+r = run(COMPARE, "--db", FL, "--factor", "floss_iters", "--levels", "0,2", "--where", "lr != 0.01", "--csv", fl_csv)
+fl_rows = read_csv(fl_csv) if os.path.exists(fl_csv) else []
+check("matched lr with disjoint lr grids (3e-3 vs 3e-2): no pairs across lrs",
+      r.returncode == 0 and len(fl_rows) == 4 and all(x["n_pairs"] == "0" for x in fl_rows),
+      str([(x["gain"], x.get("lr"), x["n_pairs"]) for x in fl_rows]))
+r = run(COMPARE, "--db", FL, "--factor", "floss_iters", "--levels", "0,2", "--lr", "best", "--csv", fl_csv)
+fl_rows = read_csv(fl_csv) if os.path.exists(fl_csv) else []
+check("floss_iters 0 vs 2, each at its best lr: one group per gain, 5 pairs each",
+      r.returncode == 0 and sorted((x["gain"], x["n_pairs"]) for x in fl_rows) == [("0.5", "5"), ("1.5", "5")],
+      r.stderr[-300:])
+
 # ---------------------------------------------------------------- schema 1
 
 OLD = os.path.join(TMP, "old.db")

@@ -583,9 +583,9 @@ def paired(jobs, factor, a, b, metric="test_loss", lr="matched", where=None, see
 
     A group is every key but the factor, seed and (lr="best") lr; with
     lr="best" each side runs at its own best lr (best_lr on all of `jobs`).
-    Keys whose values at level a and level b are disjoint (e.g. floss_mode
-    when comparing floss_iters 0 and 100) belong to the levels and are left
-    out of the group; they are listed in result.attrs["level_keys"].  Pairs
+    Keys but lr whose values at level a and level b are disjoint (e.g.
+    floss_mode when comparing floss_iters 0 and 100) belong to the levels
+    and are left out of the group; they are listed in result.attrs["level_keys"].  Pairs
     share the seed.  metric: test_loss, test_accuracy, val_* (pairs need both
     jobs done; others are counted in the note) or solved (both finished;
     diverged = not solved).  where: a pandas query on the jobs (e.g.
@@ -622,8 +622,8 @@ def paired(jobs, factor, a, b, metric="test_loss", lr="matched", where=None, see
     jobs = jobs[jobs[factor].isin([a, b]) & jobs["status"].isin(FINISHED)]
     group = [k for k in keys if k not in (factor, "seed") and not (lr == "best" and k == "lr")]
     A, B = jobs[jobs[factor] == a], jobs[jobs[factor] == b]
-    level_keys = [k for k in group
-                  if len(A) and len(B) and not set(A[k].dropna()) & set(B[k].dropna())]
+    level_keys = [k for k in group if k != "lr" and len(A) and len(B)
+                  and not set(A[k].dropna()) & set(B[k].dropna())]
     group = [k for k in group if k not in level_keys]
     value = "solved" if metric == "solved" else metric
     out = []
