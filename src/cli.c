@@ -72,10 +72,10 @@ int cli_parse(const cli_cmd *cmd, int argc, char **argv, config *job, const char
         cli_opt *o = find_opt(cmd, name, len);
         char key[64];
         snprintf(key, sizeof key, "%.*s", (int)len, name);
-        int k = (!o && job) ? config_key_find(key) : -1;
+        int k = (!o && job && len < sizeof key) ? config_key_find(key) : -1;
         if (!o && k < 0) {
-            fprintf(stderr, "rnnsweep %s: unknown option --%s (see rnnsweep %s --help)\n",
-                    cmd->name, key, cmd->name);
+            fprintf(stderr, "rnnsweep %s: unknown option --%.*s (see rnnsweep %s --help)\n",
+                    cmd->name, (int)len, name, cmd->name);
             return -1;
         }
         const char *val = NULL;

@@ -5,9 +5,12 @@
  * medians over --reps runs, each run about --seconds long):
  *   dgemm     cblas_dgemm at 1024^3 (the "peak" every other line is compared
  *             with) and at the small shapes one training step uses;
- *   train     one training iteration as train_run does it — task_batch_fill,
- *             rule_gradient, adam_step — for romo, B = 32, N in {64, 256},
- *             rules bptt, eprop, rflo;
+ *   train     one training iteration, the trainer's own train_step (task
+ *             batch, rule gradient, Adam step), for romo, B = 32, N in
+ *             {64, 256}, rules bptt, eprop, rflo; and an eprop step with
+ *             diag_every = 1, against which the diagnostics' cost shows;
+ *   eval      one held-out evaluation (256 + 1024 trials) of an N = 64 job,
+ *             as a share of that job's 2000 iterations;
  *   lyap      lyap_driven, N = 256, k = 16, a romo batch of 32, QR every step;
  *   floss     one full-mode floss_gradient, N = 256, k = 16, same batch.
  * GFLOP/s are counted FLOPs (rule_flops, lyap_flops, floss_flops: the matrix
@@ -26,6 +29,7 @@
 #include "rnnsweep/rnn.h"
 #include "rnnsweep/rule.h"
 #include "rnnsweep/task.h"
+#include "rnnsweep/train.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -145,30 +149,35 @@ static int bench_gemm(gemm_case *g, int reps, double seconds)
     return 0;
 }
 
-/* ---- one training iteration, as train_run does it ---- */
+/* ---- training iterations: the trainer's own step (train_step) ---- */
 
-typedef struct train_ctx {
-    int rule;
-    rnn_params p, grad;
-    rnn_cache c;
-    task_batch *tb;
-    rule_work *w;
-    adam *opt;
-    double *B_fb;
-    gsl_rng *r;
-    double loss;
-} train_ctx;
-
-static void run_train(void *ctx)
+/* A romo job, B = 32, that never ends within a benchmark. */
+static config bench_job(int N, int rule, long diag_every)
 {
-    train_ctx *t = ctx;
-    task_batch_fill(t->tb, t->r);
-    t->loss = rule_gradient(t->rule, &t->p, t->B_fb, ACT_TANH, 0.5, t->tb, &t->c, &t->grad, t->w);
-    adam_step(t->opt, t->p.data, t->grad.data, 1e-3);
+    config c;
+    char err[CONFIG_ERRLEN];
+    config_default(&c);
+    c.task = TASK_ROMO;
+    c.rule = rule;
+    c.hidden = N;
+    c.batch = BENCH_B;
+    /* room for every step a run can take; with diagnostics their rows are
+     * allocated up front, so fewer */
+    c.iters = diag_every ? 200000L : 1000000000L;
+    c.log_every = 1000000000L;
+    c.diag_every = diag_every;
+    config_resolve(&c, 0, err);
+    return c;
+}
+
+static void run_step(void *ctx)
+{
+    train_step(ctx);
 }
 
 typedef struct train_case {
     int N, rule;
+    long diag_every; /* 1: a diagnostic on every step (its cost); 0: plain */
     timing t;
     double gflops;
 } train_case;
@@ -177,33 +186,42 @@ static int bench_train(train_case *tc, int reps, double seconds)
 {
     int T, I, O;
     task_dims(TASK_ROMO, &T, &I, &O);
-    const int N = tc->N, B = BENCH_B;
-    train_ctx t = {.rule = tc->rule};
-    int ok = rnn_params_alloc(&t.p, N, I, O) == 0 && rnn_params_alloc(&t.grad, N, I, O) == 0 &&
-             rnn_cache_alloc(&t.c, T, B, N, O) == 0;
-    t.tb = task_batch_alloc(TASK_ROMO, B);
-    t.w = rule_work_alloc(T, B, N, I, O);
-    t.opt = adam_alloc(t.p.size);
-    t.B_fb = malloc((size_t)N * O * sizeof(double));
-    t.r = gsl_rng_alloc(gsl_rng_mt19937);
-    int rc = -1;
-    if (ok && t.tb && t.w && t.opt && t.B_fb && t.r) {
-        gsl_rng_set(t.r, 1);
-        rnn_params_init(&t.p, 1.0, t.r);
-        rule_feedback_init(t.B_fb, N, O, t.r);
-        tc->t = time_op(run_train, &t, reps, seconds, 3);
-        tc->gflops = rule_flops(tc->rule, T, B, N, I, O) / tc->t.med * 1e-9;
-        rc = isfinite(t.loss) ? 0 : -1;
-    }
-    rnn_params_free(&t.p);
-    rnn_params_free(&t.grad);
-    rnn_cache_free(&t.c);
-    task_batch_free(t.tb);
-    rule_work_free(t.w);
-    adam_free(t.opt);
-    free(t.B_fb);
-    gsl_rng_free(t.r);
+    config c = bench_job(tc->N, tc->rule, tc->diag_every);
+    char err[256];
+    train_job *j = train_alloc(&c, err);
+    if (!j)
+        return -1;
+    tc->t = time_op(run_step, j, reps, seconds, 3);
+    tc->gflops = rule_flops(tc->rule, T, BENCH_B, tc->N, I, O) / tc->t.med * 1e-9;
+    const int rc = isfinite(train_step(j)) ? 0 : -1;
+    train_free(j);
     return rc;
+}
+
+/* ---- held-out evaluation against a 2000-iteration job (N = 64) ---- */
+
+static void run_eval(void *ctx)
+{
+    train_eval ev;
+    train_evaluate(ctx, &ev);
+}
+
+typedef struct eval_case {
+    timing eval;      /* one train_evaluate: 256 validation + 1024 test trials */
+    double share;     /* eval / (2000 steps + eval) */
+} eval_case;
+
+static int bench_eval(eval_case *ec, double step_seconds, int reps, double seconds)
+{
+    config c = bench_job(64, RULE_BPTT, 0);
+    char err[256];
+    train_job *j = train_alloc(&c, err);
+    if (!j)
+        return -1;
+    ec->eval = time_op(run_eval, j, reps, seconds, 2);
+    ec->share = ec->eval.med / (2000 * step_seconds + ec->eval.med);
+    train_free(j);
+    return 0;
 }
 
 /* ---- exponents and flossing at N = 256, k = 16 ---- */
@@ -298,7 +316,18 @@ static cli_cmd cmd = {
     "the matrix products. Run on an idle machine: other load shows up directly.",
     opts, NOPTS, 0};
 
-static const char *const rule_name[] = {"bptt", "eprop", "rflo"};
+
+static void print_train(FILE *out, const train_case *tc, double peak)
+{
+    int T, I, O;
+    task_dims(TASK_ROMO, &T, &I, &O);
+    char range[40];
+    snprintf(range, sizeof range, "(%.3f .. %.3f)", 1e3 * tc->t.min, 1e3 * tc->t.max);
+    fprintf(out, "%-6s %5d %10.3f %19s %8.1f %8.1f %6.0f%%\n", config_enum_name("rule", tc->rule),
+            tc->N, 1e3 * tc->t.med, range, 1e-6 * rule_flops(tc->rule, T, BENCH_B, tc->N, I, O),
+            tc->gflops, 100 * tc->gflops / peak);
+    fflush(out);
+}
 
 int cmd_bench(int argc, char **argv)
 {
@@ -369,7 +398,7 @@ int cmd_bench(int argc, char **argv)
 
     int T, I, O;
     task_dims(TASK_ROMO, &T, &I, &O);
-    train_case tcs[6];
+    train_case tcs[8];
     int ntc = 0;
     fprintf(out, "\ntraining iteration, romo T=%d B=%d (task batch + gradient + Adam)\n", T, BENCH_B);
     fprintf(out, "%-6s %5s %10s %19s %8s %8s %7s\n", "rule", "N", "ms/iter", "(min .. max)",
@@ -381,16 +410,33 @@ int cmd_bench(int argc, char **argv)
             *tc = (train_case){.N = sizes[s], .rule = rule};
             if (bench_train(tc, R, seconds) != 0) {
                 fprintf(stderr, "rnnsweep bench: training %s N=%d failed (memory or divergence)\n",
-                        rule_name[rule], sizes[s]);
+                        config_enum_name("rule", rule), sizes[s]);
                 return EXIT_FAIL;
             }
-            char range[40];
-            snprintf(range, sizeof range, "(%.3f .. %.3f)", 1e3 * tc->t.min, 1e3 * tc->t.max);
-            fprintf(out, "%-6s %5d %10.3f %19s %8.1f %8.1f %6.0f%%\n", rule_name[rule], tc->N,
-                    1e3 * tc->t.med, range, 1e-6 * rule_flops(rule, T, BENCH_B, tc->N, I, O),
-                    tc->gflops, 100 * tc->gflops / peak);
-            fflush(out);
+            print_train(out, tc, peak);
         }
+    /* The cost of the diagnostics: an eprop step with diag_every = 1 (one
+     * extra BPTT backward pass) against the plain eprop step above. */
+    fprintf(out, "\ndiagnostics (diag_every): a diagnostic step against a plain one, eprop\n");
+    for (int s = 0; s < 2; s++) {
+        train_case *tc = &tcs[ntc++];
+        *tc = (train_case){.N = sizes[s], .rule = RULE_EPROP, .diag_every = 1};
+        if (bench_train(tc, R, seconds) != 0) {
+            fprintf(stderr, "rnnsweep bench: diagnostic step N=%d failed\n", sizes[s]);
+            return EXIT_FAIL;
+        }
+        const train_case *plain = &tcs[s * 3 + RULE_EPROP];
+        fprintf(out, "  N=%-4d plain %8.3f ms, with diagnostics %8.3f ms: x%.2f on diagnostic steps only\n",
+                tc->N, 1e3 * plain->t.med, 1e3 * tc->t.med, tc->t.med / plain->t.med);
+    }
+    /* The held-out evaluation against the 2000 iterations of an N = 64 job. */
+    eval_case ec;
+    if (bench_eval(&ec, tcs[0].t.med, R, seconds) != 0) {
+        fprintf(stderr, "rnnsweep bench: evaluation failed\n");
+        return EXIT_FAIL;
+    }
+    fprintf(out, "\nheld-out evaluation (256 validation + 1024 test trials, N=64): %.2f ms, "
+                 "%.2f%% of a 2000-iteration bptt job\n", 1e3 * ec.eval.med, 100 * ec.share);
 
     dyn_result d;
     bench_dynamics(&d, R, seconds);
@@ -434,11 +480,14 @@ int cmd_bench(int argc, char **argv)
         fprintf(js, "],\n \"train\": [");
         for (int i = 0; i < ntc; i++)
             fprintf(js, "%s\n  {\"task\": \"romo\", \"T\": %d, \"B\": %d, \"N\": %d, "
-                        "\"rule\": \"%s\", \"ms\": %.5f, \"ms_min\": %.5f, \"ms_max\": %.5f, "
-                        "\"iters_per_run\": %ld, \"gflops\": %.3f}",
-                    i ? "," : "", T, BENCH_B, tcs[i].N, rule_name[tcs[i].rule], 1e3 * tcs[i].t.med,
-                    1e3 * tcs[i].t.min, 1e3 * tcs[i].t.max, tcs[i].t.calls, tcs[i].gflops);
-        fprintf(js, "],\n \"lyap\": {\"ok\": %d, \"N\": %d, \"k\": %d, \"ms\": %.4f, \"gflops\": %.3f},\n",
+                        "\"rule\": \"%s\", \"diag_every\": %ld, \"ms\": %.5f, \"ms_min\": %.5f, "
+                        "\"ms_max\": %.5f, \"iters_per_run\": %ld, \"gflops\": %.3f}",
+                    i ? "," : "", T, BENCH_B, tcs[i].N, config_enum_name("rule", tcs[i].rule),
+                    tcs[i].diag_every, 1e3 * tcs[i].t.med, 1e3 * tcs[i].t.min, 1e3 * tcs[i].t.max,
+                    tcs[i].t.calls, tcs[i].gflops);
+        fprintf(js, "],\n \"eval\": {\"ms\": %.4f, \"share_of_2000_iters\": %.5f},\n",
+                1e3 * ec.eval.med, ec.share);
+        fprintf(js, " \"lyap\": {\"ok\": %d, \"N\": %d, \"k\": %d, \"ms\": %.4f, \"gflops\": %.3f},\n",
                 d.lyap_ok, BENCH_LYAP_N, BENCH_K, 1e3 * d.lyap.med, d.lyap_gflops);
         fprintf(js, " \"floss\": {\"ok\": %d, \"mode\": \"full\", \"N\": %d, \"k\": %d, \"ms\": %.4f, "
                     "\"gflops\": %.3f}}\n",

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static cli_opt sweep_opts[] = {
@@ -103,17 +104,30 @@ static int parse_args(int argc, char **argv, sweep_args *a)
     return 0;
 }
 
-/* --check: validate without MPI and without writing. */
+/* --check: validate without MPI and without writing: every job storable,
+ * and every check the launch's read-write open makes (store_check). */
 static int check_only(const sweep_args *a, sweep *sw)
 {
+    char err[STORE_ERRLEN];
     printf("%s: %zu jobs\n", a->file, sweep_count(sw));
-    if (access(a->db, F_OK) != 0) {
-        printf("%s: does not exist yet; it will be created\n", a->db);
+    for (size_t i = 0; i < sweep_count(sw); i++)
+        if (store_check_job(NULL, sweep_job(sw, i), a->fo.save_weights, err) != STORE_OK) {
+            fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->file, err);
+            return EXIT_USAGE;
+        }
+    int rc = store_check(a->db, a->flags & ~STORE_LOCK, err);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "rnnsweep sweep: %s\n", err);
+        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
+    }
+    struct stat fst;
+    if (stat(a->db, &fst) != 0 || fst.st_size == 0) {
+        printf("%s: %s\n", a->db, stat(a->db, &fst) != 0 ? "does not exist yet; it will be created"
+                                                         : "empty; it will be initialised");
         return EXIT_OK;
     }
     store *st;
-    char err[STORE_ERRLEN];
-    int rc = store_open(&st, a->db, STORE_READONLY, err);
+    rc = store_open(&st, a->db, STORE_READONLY, err);
     if (rc != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: %s\n", err);
         return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
@@ -133,6 +147,12 @@ static int setup(const sweep_args *a, sweep **sw, store **st, long *sweep_id)
         fprintf(stderr, "rnnsweep sweep: %s\n", err);
         return EXIT_USAGE;
     }
+    /* What can never be stored is bad input, found before anything is created. */
+    for (size_t i = 0; i < sweep_count(*sw); i++)
+        if (store_check_job(NULL, sweep_job(*sw, i), a->fo.save_weights, err) != STORE_OK) {
+            fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->file, err);
+            return EXIT_USAGE;
+        }
     int rc = store_open(st, a->db, a->flags, err);
     if (rc != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: %s\n", err);
@@ -222,6 +242,9 @@ static int run_master(const sweep_args *a, store *st, long sweep_id, int size, c
     int rc = farm_master(st, sweep_id, run_id, size, rank_hosts, MPI_MAX_PROCESSOR_NAME, &a->fo,
                          &done);
     store_run_end(st, run_id, rc == FARM_ABANDONED ? EXIT_INTERRUPTED : rc, done);
+    /* Complete: back to a rollback journal, so the file reads from a read-only place. */
+    if (rc == FARM_DONE && store_finish(st) != STORE_OK)
+        fprintf(stderr, "[sweep] %s: %s (stays WAL)\n", a->db, store_errmsg(st));
     if (rc == FARM_DONE)
         fprintf(stderr, "[sweep] complete: results in %s (rnnsweep status --db %s)\n", a->db, a->db);
     else if (rc == FARM_INTERRUPTED || rc == FARM_ABANDONED)

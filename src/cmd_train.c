@@ -73,6 +73,15 @@ static cli_cmd cmd = {
     "iter i is the loss of the batch drawn at i with the parameters after i updates.",
     NULL, 0, 1};
 
+static void on_diag(void *ctx, const train_diag_row *rows, int n)
+{
+    (void)ctx;
+    fprintf(stderr, "diagnostics (iter %ld):", rows[0].iter);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, " %s %.6g", train_diag_name(rows[i].name), rows[i].value);
+    fputc('\n', stderr);
+}
+
 int cmd_train(int argc, char **argv)
 {
     config c;
@@ -91,7 +100,8 @@ int cmd_train(int argc, char **argv)
             config_enum_name("task", c.task), config_enum_name("rule", c.rule), c.hidden, c.batch,
             c.gain, c.lr, c.seed, blasenv_core(), blasenv_threads());
     meter m = {wall(), wall(), isatty(2), &c};
-    train_hooks h = {&m, on_progress, on_curve, on_lyap, 0};
+    train_hooks h = {.ctx = &m, .progress = on_progress, .curve = on_curve, .lyap = on_lyap,
+                     .diag = on_diag};
     printf("iter,loss,accuracy\n");
     const int status = train_run(j, &h);
     static const char *const names[] = {"done", "diverged", "stopped", "timeout"};

@@ -76,6 +76,8 @@ static const config_key keys[] = {
     {"lyap_every_qr", CK_INT, OFF(lyap_every_qr), NULL, 1, BIG, "1", "QR every this many steps", 1},
     {"lyap_every", CK_INT, OFF(lyap_every), NULL, 0, BIG, "0",
      "also measure exponents every this many training iterations (0 = off)", 1},
+    {"diag_every", CK_INT, OFF(diag_every), NULL, 0, BIG, "0",
+     "diagnostics every this many iterations, with 0 and the last (0 = off): gradient alignment with BPTT, weight drift", 2},
     {"val_batch", CK_INT, OFF(val_batch), NULL, 1, 1e7, "256",
      "validation trials (the seed's own stream): choose the lr on them; a multiple of lyap_batch", 2},
     {"test_batch", CK_INT, OFF(test_batch), NULL, 1, 1e7, "1024",
@@ -126,16 +128,17 @@ const char *config_enum_name(const char *key, int value)
     return NULL;
 }
 
-/* Strip surrounding blanks into buf; returns buf. */
-static const char *trim(const char *s, char *buf, size_t n)
+/* Strip surrounding blanks into buf; returns buf, or NULL (and the length
+ * in *lenp) if the stripped text does not fit. */
+static const char *trim(const char *s, char *buf, size_t n, size_t *lenp)
 {
     while (isspace((unsigned char)*s))
         s++;
     size_t len = strlen(s);
     while (len && isspace((unsigned char)s[len - 1]))
         len--;
-    if (len >= n)
-        len = n - 1;
+    if ((*lenp = len) >= n)
+        return NULL;
     memcpy(buf, s, len);
     buf[len] = 0;
     return buf;
@@ -157,9 +160,15 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
         return -1;
     }
     const config_key *key = &keys[k];
-    char buf[128];
-    const char *v = trim(value, buf, sizeof buf);
+    char buf[CONFIG_VALUE_MAX + 1];
+    size_t len;
+    const char *v = trim(value, buf, sizeof buf, &len);
     char *field = (char *)c + key->offset;
+    if (!v) {
+        snprintf(err, CONFIG_ERRLEN, "value of %zu bytes is longer than the %d allowed", len,
+                 CONFIG_VALUE_MAX);
+        return -1;
+    }
     if (!*v) {
         snprintf(err, CONFIG_ERRLEN, "empty value");
         return -1;
@@ -200,7 +209,7 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
     if (key->kind == CK_INT)
         *(long *)field = (long)d;
     else
-        *(double *)field = d;
+        *(double *)field = d == 0 ? 0.0 : d; /* -0 is 0: one canonical text, one job */
     return 0;
 }
 

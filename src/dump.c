@@ -1,11 +1,21 @@
-/* dump.c — the verification commands `task`, `gradient` and `lyap` (SPEC §6).
+/* dump.c — the verification commands `task`, `gradient`, `lyap` (SPEC §6) and `export`.
  *
  * Each writes NumPy .npy files and a config.txt of canonical `key=value`
  * lines into --out DIR, so another framework can recompute every number.
- * Files are written into a fresh sibling directory which is renamed to DIR
- * only when all of them are complete: a failed or refused dump leaves no
- * partial output.  DIR may not exist yet, be empty, or hold an earlier dump
- * (a config.txt), which is then replaced.
+ * Files are written into a fresh sibling directory DIR.tmp.XXXXXX which
+ * replaces DIR only when all of them are complete: a failed or refused dump
+ * leaves no partial output and no temporary directory.  Every dump holds a
+ * marker file, .rnnsweep-dump, whose first line names its format.
+ *
+ * Nothing but an earlier dump of ours is ever replaced.  DIR may be absent
+ * (created with the umask's mode), an empty directory, or a directory holding
+ * the marker and nothing but regular files that some dump writes (dump_name);
+ * a replaced directory keeps its mode.  Anything else — a symlink (DIR itself
+ * or inside it; none is ever followed), a file, a subdirectory, a foreign
+ * name, no marker — is refused with one line and exit code 2 before anything
+ * is created.  The swap is atomic (renameat2 RENAME_EXCHANGE, or two renames
+ * where the file system lacks it), and the old directory is checked again
+ * once it is aside: if something was added meanwhile it is put back.
  */
 #include "rnnsweep/cli.h"
 #include "rnnsweep/commands.h"
@@ -19,6 +29,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <limits.h>
@@ -28,50 +39,127 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Every dump holds this marker; its first line starts with DUMP_FORMAT. */
+#define DUMP_MARKER ".rnnsweep-dump"
+#define DUMP_FORMAT "rnnsweep dump, format "
+#define DUMP_MARKER_TEXT DUMP_FORMAT "1\n"
+
 typedef struct outdir {
     char final[PATH_MAX];
     char tmp[PATH_MAX];
     int failed;
 } outdir;
 
-/* Remove a directory of plain files (our own dumps). */
-static void rm_tree(const char *dir)
+/* What is at an --out path. */
+enum { OUT_ABSENT, OUT_REPLACEABLE, OUT_FOREIGN };
+
+/* 1 if `name` is a file some dump of ours writes. */
+static int dump_name(const char *name)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[PATH_MAX + 256];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
+    static const char *const fixed[] = {DUMP_MARKER, "config.txt", "x.npy", "mask.npy",
+                                        "labels.npy", "target.npy", "y.npy", "loss.npy",
+                                        "B_fb.npy", "Q0.npy", "lyap.npy", "h0.npy"};
+    static const char *const prefix[] = {"", "grad_", "init_", "final_"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(name, fixed[i]) == 0)
+            return 1;
+    char n[64];
+    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+        for (int t = 0; t < RNN_NTENSORS; t++) {
+            snprintf(n, sizeof n, "%s%s.npy", prefix[i], rnn_tensor_name(t));
+            if (strcmp(name, n) == 0)
+                return 1;
         }
-    closedir(d);
-    rmdir(dir);
+    return 0;
 }
 
-/* 1 if dir exists and is empty or an earlier dump, 0 if absent, -1 otherwise. */
-static int replaceable(const char *dir)
+/* 1 if the regular file `name` in directory dfd starts with our format line. */
+static int marker_ok(int dfd, const char *name)
+{
+    char buf[sizeof DUMP_FORMAT];
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n == (ssize_t)sizeof buf - 1 && memcmp(buf, DUMP_FORMAT, sizeof buf - 1) == 0;
+}
+
+/* Classify `dir` without following a symlink: OUT_ABSENT, OUT_REPLACEABLE
+ * (an empty directory, or one holding our marker and nothing but regular
+ * files a dump writes; *mode gets its permission bits) or OUT_FOREIGN with
+ * the reason in why[n]. */
+static int out_classify(const char *dir, mode_t *mode, char *why, size_t n)
 {
     struct stat st;
-    if (stat(dir, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return -1;
-    char p[PATH_MAX + 16];
-    snprintf(p, sizeof p, "%s/config.txt", dir);
-    if (access(p, F_OK) == 0)
-        return 1;
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
+    if (lstat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return OUT_ABSENT;
+        snprintf(why, n, "cannot be inspected: %s", strerror(errno));
+        return OUT_FOREIGN;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(why, n, "is a symbolic link, which is never followed");
+        return OUT_FOREIGN;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(why, n, "exists and is not a directory");
+        return OUT_FOREIGN;
+    }
+    *mode = st.st_mode & 07777;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        snprintf(why, n, "cannot be read: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return OUT_FOREIGN;
+    }
+    int rc = OUT_REPLACEABLE, entries = 0, marker = 0;
     struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)))
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    while (rc == OUT_REPLACEABLE && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        entries++;
+        struct stat es;
+        if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(es.st_mode)) {
+            snprintf(why, n, "holds '%.64s', which is not a regular file", e->d_name);
+            rc = OUT_FOREIGN;
+        } else if (!dump_name(e->d_name)) {
+            snprintf(why, n, "holds '%.64s', which no rnnsweep dump writes", e->d_name);
+            rc = OUT_FOREIGN;
+        } else if (strcmp(e->d_name, DUMP_MARKER) == 0) {
+            marker = marker_ok(dirfd(d), e->d_name);
+        }
+    }
     closedir(d);
-    return n == 0 ? 1 : -1;
+    if (rc == OUT_REPLACEABLE && entries && !marker) {
+        snprintf(why, n, "is not empty and not an rnnsweep dump (no valid " DUMP_MARKER " marker)");
+        rc = OUT_FOREIGN;
+    }
+    return rc;
+}
+
+/* Remove the directory `dir` of a dump: its regular files with dump names,
+ * then the directory itself (kept if anything else is in it).  0 if gone. */
+static int rm_dump(const char *dir)
+{
+    chmod(dir, 0700); /* a read-only dump's files can be removed too */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct dirent *e;
+    struct stat es;
+    while ((e = readdir(d)))
+        if (dump_name(e->d_name) && fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(es.st_mode))
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+    return rmdir(dir);
 }
 
 static int out_open(outdir *o, const char *cmd, const char *dir)
@@ -85,15 +173,23 @@ static int out_open(outdir *o, const char *cmd, const char *dir)
         fprintf(stderr, "rnnsweep %s: --out: path too long\n", cmd);
         return -1;
     }
-    if (replaceable(dir) < 0) {
-        fprintf(stderr, "rnnsweep %s: --out: '%s' exists and is not an empty directory or an "
-                        "earlier dump\n", cmd, dir);
-        return -1;
-    }
+    /* Without trailing slashes: "link/" would make lstat follow a symlink. */
     snprintf(o->final, sizeof o->final, "%s", dir);
     size_t n = strlen(o->final);
     while (n > 1 && o->final[n - 1] == '/')
         o->final[--n] = 0;
+    const char *base = strrchr(o->final, '/') ? strrchr(o->final, '/') + 1 : o->final;
+    if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        fprintf(stderr, "rnnsweep %s: --out: '%s' cannot be replaced; name the directory\n", cmd,
+                dir);
+        return -1;
+    }
+    char why[160];
+    mode_t mode;
+    if (out_classify(o->final, &mode, why, sizeof why) == OUT_FOREIGN) {
+        fprintf(stderr, "rnnsweep %s: --out: '%s' %s; nothing written\n", cmd, dir, why);
+        return -1;
+    }
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", o->final);
     if (!mkdtemp(o->tmp)) {
         fprintf(stderr, "rnnsweep %s: --out: cannot create '%s' here: %s\n", cmd, dir,
@@ -103,24 +199,92 @@ static int out_open(outdir *o, const char *cmd, const char *dir)
     return 0;
 }
 
-/* Move the finished dump into place, or remove it if anything failed. */
+/* Put the finished dump o->tmp (mode set) where the dump `old` stands, and
+ * remove the old one; the old directory is checked once more after it has
+ * been moved aside, and put back if it is no longer replaceable (something
+ * was added meanwhile).  0; -1 with errno (EEXIST: no longer ours), o->tmp
+ * then holding the new dump; -2 if the old directory could not be put back
+ * (it is then at o->tmp or o->tmp.old, and nothing may be removed). */
+static int out_replace(outdir *o)
+{
+    char old[PATH_MAX + 8], why[160];
+    mode_t mode;
+    snprintf(old, sizeof old, "%s.old", o->tmp);
+    if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->final, RENAME_EXCHANGE) == 0) {
+        /* Atomic swap: the old dump is now at o->tmp. */
+        if (out_classify(o->tmp, &mode, why, sizeof why) != OUT_REPLACEABLE) {
+            if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->final, RENAME_EXCHANGE) != 0)
+                return -2;
+            errno = EEXIST;
+            return -1;
+        }
+        rm_dump(o->tmp);
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return -1;
+    /* No exchange on this file system: move aside, move in, remove. */
+    if (rename(o->final, old) != 0)
+        return -1;
+    if (out_classify(old, &mode, why, sizeof why) != OUT_REPLACEABLE) {
+        if (rename(old, o->final) != 0)
+            return -2;
+        errno = EEXIST;
+        return -1;
+    }
+    if (rename(o->tmp, o->final) != 0) {
+        int err = errno;
+        if (rename(old, o->final) != 0)
+            return -2;
+        errno = err;
+        return -1;
+    }
+    rm_dump(old);
+    return 0;
+}
+
+/* Move the finished dump into place, or remove it if anything failed.
+ * Returns the exit code. */
 static int out_close(outdir *o, const char *cmd)
 {
+    char p[PATH_MAX + 64], why[160];
+    snprintf(p, sizeof p, "%s/" DUMP_MARKER, o->tmp);
+    FILE *f = o->failed ? NULL : fopen(p, "w");
+    if (!f || fputs(DUMP_MARKER_TEXT, f) < 0)
+        o->failed = 1;
+    if (f && fclose(f) != 0)
+        o->failed = 1;
     if (o->failed) {
-        rm_tree(o->tmp);
+        rm_dump(o->tmp);
         fprintf(stderr, "rnnsweep %s: writing into '%s' failed; nothing written\n", cmd, o->final);
         return EXIT_FAIL;
     }
-    if (replaceable(o->final) == 1) {
-        char old[PATH_MAX + 8];
-        snprintf(old, sizeof old, "%s.old", o->tmp);
-        if (rename(o->final, old) == 0)
-            rm_tree(old);
+    mode_t mode = 0;
+    int what = out_classify(o->final, &mode, why, sizeof why), rc = -1;
+    if (what == OUT_ABSENT) {
+        mode_t mask = umask(0);
+        umask(mask);
+        rc = chmod(o->tmp, 0777 & ~mask) == 0 ? rename(o->tmp, o->final) : -1;
+    } else if (what == OUT_REPLACEABLE) {
+        rc = chmod(o->tmp, mode) == 0 ? out_replace(o) : -1;
+    } else {
+        errno = EEXIST;
     }
-    if (rename(o->tmp, o->final) != 0) {
+    if (rc == -2) {
+        fprintf(stderr, "rnnsweep %s: '%s' changed during the swap and could not be put back: "
+                        "it is at '%s' or '%s.old'\n", cmd, o->final, o->tmp, o->tmp);
+        return EXIT_FAIL;
+    }
+    if (rc != 0) {
+        int err = errno;
+        rm_dump(o->tmp);
+        if (err == EEXIST) {
+            fprintf(stderr, "rnnsweep %s: --out: '%s' changed meanwhile and is no longer empty "
+                            "or an earlier dump; nothing written\n", cmd, o->final);
+            return EXIT_USAGE;
+        }
         fprintf(stderr, "rnnsweep %s: cannot move the dump to '%s': %s\n", cmd, o->final,
-                strerror(errno));
-        rm_tree(o->tmp);
+                strerror(err));
         return EXIT_FAIL;
     }
     fprintf(stderr, "rnnsweep %s: wrote %s\n", cmd, o->final);
@@ -133,7 +297,7 @@ static void put_f8(outdir *o, const char *name, const double *d, int ndim, size_
     char p[PATH_MAX + 64];
     const size_t shape[3] = {s0, s1, s2};
     snprintf(p, sizeof p, "%s/%s", o->tmp, name);
-    if (!o->failed && npy_write_f8(p, d, ndim, shape) != 0)
+    if (!dump_name(name) || (!o->failed && npy_write_f8(p, d, ndim, shape) != 0))
         o->failed = 1;
 }
 
@@ -469,8 +633,7 @@ int cmd_export(int argc, char **argv)
             put_params(&o, &fin, "final_");
         else
             fprintf(stderr, "rnnsweep export: job %ld has no stored final weights (status %s)\n",
-                    id, (const char *[]){"pending", "running", "done", "diverged", "failed",
-                                         "timeout"}[status]);
+                    id, store_status_name(status) ? store_status_name(status) : "unknown");
         if (c.rule == RULE_RFLO)
             put_f8(&o, "B_fb.npy", train_feedback(j), 2, fin.N, fin.O, 0);
         char extra[64];

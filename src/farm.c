@@ -30,6 +30,7 @@
 typedef struct slot {
     long job_id;   /* 0 when idle */
     double since;
+    long iters, done; /* the job's iterations, and those done by its last progress message */
 } slot;
 
 typedef struct master {
@@ -167,7 +168,7 @@ static void dispatch(master *m)
             }
             return;
         }
-        m->slots[r] = (slot){id, farm_now()};
+        m->slots[r] = (slot){id, farm_now(), m->cfgs[m->next - 1].iters, 0};
         if (r == 0) {
             pthread_mutex_lock(&m->loc.mu);
             m->loc.job = msg.p;
@@ -204,6 +205,7 @@ static void handle_result(master *m, const unsigned char *p, size_t n, int from)
                       .val_accuracy = rh->val_acc, .test_loss = rh->test_loss,
                       .test_accuracy = rh->test_acc, .error = rh->error[0] ? rh->error : NULL,
                       .curve = v.curve, .ncurve = rh->ncurve, .lyap = v.lyap, .nlyap = rh->nlyap,
+                      .diag = v.diag, .ndiag = rh->ndiag,
                       .weights = rh->nweights && m->o->save_weights ? &wp : NULL,
                       .checkpoint = rh->ckpt ? v.ckpt : NULL, .checkpoint_size = rh->ckpt};
     m->slots[from].job_id = 0;
@@ -228,8 +230,11 @@ static void handle_progress(master *m, const unsigned char *p, size_t n)
     prog_view v;
     if (farm_prog_view(p, n, &v) != 0)
         return;
-    if (store_progress(m->st, v.h.job_id, v.h.iter, v.curve, v.h.ncurve, v.lyap, v.h.nlyap) !=
-        STORE_OK)
+    for (int r = 0; r < m->nranks; r++)
+        if (m->slots[r].job_id == v.h.job_id)
+            m->slots[r].done = (long)v.h.iter;
+    if (store_progress(m->st, v.h.job_id, v.h.iter, v.curve, v.h.ncurve, v.lyap, v.h.nlyap, v.diag,
+                       v.h.ndiag) != STORE_OK)
         fprintf(stderr, "rnnsweep sweep: database (progress of job %lld dropped): %s\n",
                 (long long)v.h.job_id, store_errmsg(m->st));
 }
@@ -323,6 +328,28 @@ static void fmt_duration(double s, char *out, size_t n)
         snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
 }
 
+/* Seconds left: from the finished jobs' rate once there are some, else
+ * from the running jobs' iteration rates (live progress): a running job
+ * that has done d of its n iterations in e seconds takes about e n / d. */
+static double eta(const master *m, double t, double rate_per_min)
+{
+    const size_t queued = m->npending - m->next;
+    if (rate_per_min > 0)
+        return (double)(queued + (size_t)busy(m)) / rate_per_min * 60.0;
+    double sum = 0, left = (double)queued;
+    int k = 0;
+    for (int r = 0; r < m->nranks; r++) {
+        const slot *s = &m->slots[r];
+        if (!s->job_id || s->done <= 0 || s->iters <= 0)
+            continue;
+        const double frac = (double)s->done / (double)s->iters;
+        sum += (t - s->since) / frac;
+        left += 1.0 - frac;
+        k++;
+    }
+    return k ? sum / k * left / m->nranks : NAN;
+}
+
 static void progress(master *m, int force)
 {
     const double t = farm_now();
@@ -331,11 +358,10 @@ static void progress(master *m, int force)
     m->last_progress = t;
     const double mins = (t - m->t0) / 60.0;
     const double rate = mins > 0 ? (double)(m->done + m->failed) / mins : 0;
-    const size_t left = m->npending - m->next + (size_t)busy(m);
-    char eta[32];
-    fmt_duration(rate > 0 ? (double)left / rate * 60.0 : NAN, eta, sizeof eta);
+    char left[32];
+    fmt_duration(eta(m, t, rate), left, sizeof left);
     fprintf(stderr, "[sweep] %zu/%zu finished, %d running, %zu failed | %.1f jobs/min | ETA %s\n",
-            m->finished_before + m->done + m->failed, m->total, busy(m), m->failed, rate, eta);
+            m->finished_before + m->done + m->failed, m->total, busy(m), m->failed, rate, left);
 }
 
 int farm_init(void)

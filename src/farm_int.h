@@ -4,9 +4,9 @@
  * Messages between ranks (all MPI_BYTE, at most FARM_MAX_MSG bytes):
  *   TAG_JOB       master -> worker: job_head + checkpoint bytes
  *   TAG_PROGRESS  worker -> master: prog_head + new curve rows + new exponent
- *                 rows (live progress, at most one per --flush seconds)
+ *                 rows + new diagnostic rows (live, at most one per --flush s)
  *   TAG_RESULT    worker -> master: res_head + curve rows + exponent rows +
- *                 final weights + checkpoint bytes
+ *                 diagnostic rows + final weights + checkpoint bytes
  *   TAG_SIGNAL    worker -> master: int32 signal number (an idle worker was
  *                 signalled; a busy one stops its job and says so in its result)
  *   TAG_INTERRUPT master -> worker: stop the running job at its next iteration
@@ -60,19 +60,20 @@ typedef struct job_head {
 typedef struct prog_head {
     int64_t job_id, iter;   /* iterations done so far */
     int32_t rank, pad;
-    uint64_t ncurve, nlyap; /* rows after the head: only those new since the last message */
+    uint64_t ncurve, nlyap, ndiag; /* rows after the head: only those new since the last message */
 } prog_head;
 
 typedef struct res_head {
     int64_t job_id;
     int32_t status, rank, interrupted, N, I, O;
     double wall, val_loss, val_acc, test_loss, test_acc; /* NaN when not evaluated */
-    uint64_t ncurve, nlyap, nweights, ckpt;
+    uint64_t ncurve, nlyap, ndiag, nweights, ckpt;
     char host[64];
     char error[256];
 } res_head;
 _Static_assert(sizeof(res_head) % 8 == 0 && sizeof(prog_head) % 8 == 0 &&
-                   sizeof(train_curve_row) % 8 == 0 && sizeof(train_lyap_row) % 8 == 0,
+                   sizeof(train_curve_row) % 8 == 0 && sizeof(train_lyap_row) % 8 == 0 &&
+                   sizeof(train_diag_row) % 8 == 0,
                "message sections must keep 8-byte alignment");
 
 /* A result message read in place (p must stay alive): the arrays point into
@@ -81,6 +82,7 @@ typedef struct res_view {
     res_head h;
     const train_curve_row *curve;
     const train_lyap_row *lyap;
+    const train_diag_row *diag;
     const double *weights;
     const unsigned char *ckpt;
 } res_view;
@@ -91,6 +93,7 @@ typedef struct prog_view {
     prog_head h;
     const train_curve_row *curve;
     const train_lyap_row *lyap;
+    const train_diag_row *diag;
 } prog_view;
 int farm_prog_view(const unsigned char *p, size_t n, prog_view *v);
 

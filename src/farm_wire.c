@@ -73,6 +73,7 @@ int farm_res_view(const unsigned char *p, size_t n, res_view *v)
     size_t need = sizeof v->h;
     if (section(v->h.ncurve, sizeof(train_curve_row), &need) ||
         section(v->h.nlyap, sizeof(train_lyap_row), &need) ||
+        section(v->h.ndiag, sizeof(train_diag_row), &need) ||
         section(v->h.nweights, sizeof(double), &need) || section(v->h.ckpt, 1, &need) ||
         need != n)
         return -1;
@@ -81,6 +82,8 @@ int farm_res_view(const unsigned char *p, size_t n, res_view *v)
     q += v->h.ncurve * sizeof *v->curve;
     v->lyap = (const train_lyap_row *)q;
     q += v->h.nlyap * sizeof *v->lyap;
+    v->diag = (const train_diag_row *)q;
+    q += v->h.ndiag * sizeof *v->diag;
     v->weights = (const double *)q;
     q += v->h.nweights * sizeof(double);
     v->ckpt = q;
@@ -94,9 +97,11 @@ int farm_prog_view(const unsigned char *p, size_t n, prog_view *v)
     memcpy(&v->h, p, sizeof v->h);
     size_t need = sizeof v->h;
     if (section(v->h.ncurve, sizeof(train_curve_row), &need) ||
-        section(v->h.nlyap, sizeof(train_lyap_row), &need) || need != n)
+        section(v->h.nlyap, sizeof(train_lyap_row), &need) ||
+        section(v->h.ndiag, sizeof(train_diag_row), &need) || need != n)
         return -1;
     v->curve = (const train_curve_row *)(p + sizeof v->h);
-    v->lyap = (const train_lyap_row *)(p + sizeof v->h + v->h.ncurve * sizeof *v->curve);
+    v->lyap = (const train_lyap_row *)(v->curve + v->h.ncurve);
+    v->diag = (const train_diag_row *)(v->lyap + v->h.nlyap);
     return 0;
 }

@@ -48,27 +48,31 @@ typedef struct job_ctx {
     int64_t job_id;
     int rank;
     double flush, last_flush;
-    size_t sent_curve, sent_lyap; /* rows already sent */
+    size_t sent_curve, sent_lyap, sent_diag; /* rows already sent */
 } job_ctx;
 
 /* Send the rows recorded since the last progress message. */
 static void send_progress(job_ctx *c)
 {
-    size_t nc, nl;
+    size_t nc, nl, nd;
     const train_curve_row *curve = train_curve(c->j, &nc);
     const train_lyap_row *lyap = train_lyap(c->j, &nl);
-    if (nc < c->sent_curve || nl < c->sent_lyap) /* cannot happen; never resend garbage */
+    const train_diag_row *diag = train_diag(c->j, &nd);
+    if (nc < c->sent_curve || nl < c->sent_lyap || nd < c->sent_diag) /* cannot happen */
         return;
     prog_head h = {.job_id = c->job_id, .iter = train_iter(c->j), .rank = c->rank,
-                   .ncurve = nc - c->sent_curve, .nlyap = nl - c->sent_lyap};
+                   .ncurve = nc - c->sent_curve, .nlyap = nl - c->sent_lyap,
+                   .ndiag = nd - c->sent_diag};
     farm_buf b = {0};
     farm_put(&b, &h, sizeof h);
     farm_put(&b, curve + c->sent_curve, h.ncurve * sizeof *curve);
     farm_put(&b, lyap + c->sent_lyap, h.nlyap * sizeof *lyap);
+    farm_put(&b, diag + c->sent_diag, h.ndiag * sizeof *diag);
     if (!b.oom && b.n <= FARM_MAX_MSG) {
         c->send(c->arg, b.p, b.n);
         c->sent_curve = nc;
         c->sent_lyap = nl;
+        c->sent_diag = nd;
     }
     free(b.p);
 }
@@ -107,7 +111,7 @@ static void test_crash(const config *c)
 /* A result that carries only its head (status, error). */
 static void put_head_only(farm_buf *out, res_head *rh)
 {
-    rh->ncurve = rh->nlyap = rh->nweights = rh->ckpt = 0;
+    rh->ncurve = rh->nlyap = rh->ndiag = rh->nweights = rh->ckpt = 0;
     out->n = 0;
     out->oom = 0;
     farm_put(out, rh, sizeof *rh);
@@ -154,8 +158,8 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
     ctx->rank = rank;
     ctx->flush = jh.flush;
     ctx->last_flush = t0;
-    ctx->sent_curve = ctx->sent_lyap = 0;
-    train_hooks h = {ctx, job_progress, NULL, NULL, jh.time_limit};
+    ctx->sent_curve = ctx->sent_lyap = ctx->sent_diag = 0;
+    train_hooks h = {.ctx = ctx, .progress = job_progress, .time_limit = jh.time_limit};
     const int st = train_run(j, &h);
     rh.wall = farm_now() - t0;
     static const int map[] = {[TRAIN_DONE] = JOB_DONE, [TRAIN_DIVERGED] = JOB_DIVERGED,
@@ -177,11 +181,13 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
     if (st == TRAIN_TIMEOUT)
         snprintf(rh.error, sizeof rh.error, "job time limit of %g s reached at iteration %ld",
                  jh.time_limit, train_iter(j));
-    size_t nc, nl;
+    size_t nc, nl, nd;
     const train_curve_row *curve = train_curve(j, &nc);
     const train_lyap_row *lyap = train_lyap(j, &nl);
+    const train_diag_row *diag = train_diag(j, &nd);
     rh.ncurve = nc;
     rh.nlyap = nl;
+    rh.ndiag = nd;
     rh.N = p->N, rh.I = p->I, rh.O = p->O;
     unsigned char *ck = NULL;
     if (st == TRAIN_STOPPED) {
@@ -195,6 +201,7 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
     farm_put(out, &rh, sizeof rh);
     farm_put(out, curve, nc * sizeof *curve);
     farm_put(out, lyap, nl * sizeof *lyap);
+    farm_put(out, diag, nd * sizeof *diag);
     farm_put(out, p->data, rh.nweights * sizeof(double));
     farm_put(out, ck, rh.ckpt);
     if (!out->oom && out->n > FARM_MAX_MSG) {

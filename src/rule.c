@@ -211,19 +211,24 @@ double rule_gradient(int rule, const rnn_params *p, const double *B_fb,
                      int act, double alpha, const task_batch *tb,
                      rnn_cache *c, rnn_params *grad, rule_work *w)
 {
-    const int T = c->T, B = c->B, N = p->N, I = p->I, O = p->O;
-    const size_t BN = (size_t)B * N;
     rnn_forward(p, act, alpha, tb->x, c);
     const double loss = task_loss(tb, c->y, w->dY);
-    if (!isfinite(loss))
-        return loss;
+    if (isfinite(loss))
+        rule_backward(rule, p, B_fb, act, alpha, tb, c, grad, w);
+    return loss;
+}
 
+void rule_backward(int rule, const rnn_params *p, const double *B_fb, int act, double alpha,
+                   const task_batch *tb, const rnn_cache *c, rnn_params *grad, rule_work *w)
+{
+    const int T = c->T, B = c->B, N = p->N, I = p->I, O = p->O;
+    const size_t BN = (size_t)B * N;
     if (rule == RULE_READOUT) {
         memset(grad->W_in, 0, (size_t)N * I * sizeof(double));
         memset(grad->W_rec, 0, (size_t)N * N * sizeof(double));
         memset(grad->b, 0, N * sizeof(double));
         readout_grad(p, c, w, grad);
-        return loss;
+        return;
     }
     const double *F = p->W_out;
     if (rule == RULE_RFLO) {
@@ -266,7 +271,6 @@ double rule_gradient(int rule, const rnn_params *p, const double *B_fb,
         for (int k = 0; k < I; k++)
             grad->W_in[(size_t)i * I + k] = alpha * w->dWiT[(size_t)k * N + i];
     }
-    return loss;
 }
 
 /* Forward in time, per step and trial:

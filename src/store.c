@@ -34,12 +34,16 @@
  *        run_id INTEGER REFERENCES runs(id),
  *        started_at TEXT, finished_at TEXT,     -- ISO-8601 UTC
  *        wall_seconds REAL,                     -- compute time summed over attempts
- *        final_loss REAL, final_accuracy REAL,  -- NULL when unknown or not finite
+ *        final_loss REAL, final_accuracy REAL,  -- = test_*; for a schema-1 job: one
+ *                                                  evaluation batch. NULL when unknown
+ *                                                  or not finite
  *        iters_done INTEGER,                    -- iteration of the last curve row
  *        error TEXT,
  *        crashes INTEGER NOT NULL DEFAULT 0,    -- launch deaths blamed on it (store_recover)
- *        suspect INTEGER NOT NULL DEFAULT 0)    -- 1: was running when a launch with
+ *        suspect INTEGER NOT NULL DEFAULT 0,    -- 1: was running when a launch with
  *                                                  other jobs died; runs alone next
+ *        val_loss, val_accuracy REAL,           -- validation trials (SPEC §7: lr choice)
+ *        test_loss, test_accuracy REAL)         -- test trials (reported)
  *   sweep_jobs(sweep_id REFERENCES sweeps(id), job_id REFERENCES jobs(id),
  *              PRIMARY KEY (sweep_id, job_id)) WITHOUT ROWID
  *   curves(job_id REFERENCES jobs(id), iter INTEGER, loss REAL, accuracy REAL,
@@ -54,6 +58,11 @@
  *           rows INTEGER, cols INTEGER,
  *           data BLOB,                          -- rows*cols float64, little-endian, row-major
  *           PRIMARY KEY (job_id, phase, name))
+ *   diagnostics(job_id REFERENCES jobs(id), iter INTEGER, name TEXT, value REAL,
+ *               PRIMARY KEY (job_id, iter, name)) WITHOUT ROWID
+ *                                               -- align_*, drift_* (train.h, SPEC §8)
+ *   thresholds(task TEXT PRIMARY KEY, accuracy REAL NOT NULL)
+ *                                               -- solve thresholds (SPEC §7), editable
  *   checkpoints(job_id INTEGER PRIMARY KEY REFERENCES jobs(id), iter INTEGER,
  *               saved_at TEXT NOT NULL, data BLOB NOT NULL)   -- train_checkpoint_save image
  *   index jobs_status ON jobs(status)
@@ -61,49 +70,77 @@
  * Views (plain SQL, readable by the sqlite3 CLI and pandas without this code;
  * G = task, rule, gain, lr, floss_iters, then every other config key except
  * seed, in key-table order — generated, and regenerated when the key table
- * changes):
- *   summary: per G — n_jobs (all), n_seeds (finished: done or diverged),
- *            n_done, n_diverged, and over the done jobs mean_final_loss,
- *            sd_final_loss (sample sd, two-pass via a window mean),
- *            var_final_loss (its square, for SQLite builds without sqrt()),
- *            mean_final_accuracy.
+ * changes; view_sql() has the exact definitions):
+ *   summary: per G — n_jobs, n_seeds (done or diverged), n_done, n_diverged,
+ *            n_legacy (done without val_loss: a schema-1 job), and over the
+ *            done jobs mean_val_loss, mean_test_loss, mean_test_accuracy,
+ *            n_solved (test accuracy >= the task's threshold), and the old
+ *            mean/sd/var_final_loss, mean_final_accuracy.
  *   best_lr: per G without lr, the summary row of the lr with the fewest
- *            diverged seeds, then the lowest mean final loss (lr breaks ties),
- *            among lrs with at least one finished seed; n_lrs = lrs compared.
- * sd_final_loss uses sqrt(), which Debian's SQLite (3.40, math functions on)
- * has; if the library creating the views lacks it, summary is created with
- * var_final_loss only and sd_final_loss NULL.
+ *            diverged seeds, then the lowest mean_val_loss (lr breaks ties),
+ *            with n_lrs compared and lr_at_edge (the smallest or largest lr
+ *            of the group: widen the grid before a verdict).
+ *   success: per G, n (= n_seeds), n_solved, rate and its Wilson 95%
+ *            interval wilson_lo, wilson_hi.
+ * sqrt() is needed for sd_final_loss and the Wilson bounds; Debian's SQLite
+ * (3.40, math functions on) has it; without it those columns are NULL.
  *
- * Opening: the file's header is read first (not SQLite -> refused), then it
- * is opened read-only to check application_id, user_version and that a file
- * without our id has no tables (then it is ours to initialise).  Only then
- * the launch lock (PATH.lock, flock, left in place) and the read-write open.
- * New key-table keys get a column (ALTER TABLE ADD COLUMN with the key's
- * default) on a read-write open.
+ * Opening (store_open; the files themselves are dbfile.c's).  Before SQLite
+ * opens anything: the path is not empty, the file (if any) is a regular
+ * file with a valid SQLite header that is ours or an empty database's, and
+ * for a read-write open the file and its directory are writable (so a
+ * refused database gets no -wal, -shm or -journal).  Then the launch lock
+ * (STORE_LOCK: on the database file itself, see dbfile.c; a missing file is
+ * created empty to carry it) and the same look again, since the file may
+ * have changed before the lock was ours.  Then SQLite: reading
+ * application_id, user_version and the table count rolls back a hot
+ * journal or recovers a WAL left by a writer that died; a file with tables
+ * and no id of ours is refused, and until it is known to be ours the
+ * connection does not checkpoint on close.  A read-write open then runs the
+ * schema check (every table and column of schema 1) and PRAGMA quick_check,
+ * so a damaged file is refused before anything is claimed.  Only then the
+ * journal mode and the schema updates are written.  New key-table keys get
+ * a column (ALTER TABLE ADD COLUMN with the key's default).
+ *
+ * Read-only opens (status, export) never create side files for a database
+ * they cannot write: when this user may write the file and its directory,
+ * they open it read-write with PRAGMA query_only (so SQLite recovers a
+ * crashed writer's journal or WAL, and removes its -wal and -shm at close
+ * like any last connection); otherwise with mode=ro, or immutable=1 for a
+ * WAL database whose -wal is absent (a finished database in a read-only
+ * place), and a file that needs recovery is refused with the reason.
+ *
+ * Locks held by others (a reader under the rollback journal, a checkpoint)
+ * are waited for up to STORE_BUSY_SECONDS per lock, with backoff and a line
+ * on stderr; BEGIN IMMEDIATE, COMMIT and statements outside a transaction
+ * that still get SQLITE_BUSY or SQLITE_LOCKED are retried within the same
+ * budget.
  */
 #include "rnnsweep/store.h"
+
+#include "dbfile.h"
+#include "rnnsweep/task.h"
 
 #include <sqlite3.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #define STORE_APP_ID 0x524E5357
 #define STORE_SCHEMA 2
-#define BUSY_MS 10000
+#define STORE_BUSY_SECONDS 60.0 /* longest wait for one lock held by another process */
 #define MAXKEYS 64
 
 /* The per-task solve thresholds of SPEC §7, a table users may edit. */
+#define DIAGNOSTICS_SQL \
+    "CREATE TABLE diagnostics (job_id INTEGER NOT NULL REFERENCES jobs(id),\n" \
+    "  iter INTEGER NOT NULL, name TEXT NOT NULL, value REAL,\n" \
+    "  PRIMARY KEY (job_id, iter, name)) WITHOUT ROWID;\n"
 #define THRESHOLDS_SQL \
     "CREATE TABLE thresholds (task TEXT PRIMARY KEY, accuracy REAL NOT NULL);\n" \
     "INSERT INTO thresholds VALUES ('romo', 0.9), ('dms', 0.9), ('2af', 0.8);\n"
@@ -124,7 +161,7 @@ enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
     ST_JOB_INSERT, ST_JOB_LOOKUP, ST_LINK,
     ST_CLAIM, ST_RESULT, ST_CURVE_DEL, ST_CURVE_INS, ST_LYAP_DEL, ST_LYAP_INS,
-    ST_WEIGHT_INS, ST_CKPT_PUT, ST_CKPT_DEL, ST_CKPT_GET, ST_PROGRESS,
+    ST_WEIGHT_INS, ST_CKPT_PUT, ST_CKPT_DEL, ST_CKPT_GET, ST_PROGRESS, ST_DIAG_DEL, ST_DIAG_INS,
     ST_COUNT
 };
 
@@ -162,13 +199,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CKPT_DEL] = "DELETE FROM checkpoints WHERE job_id = ?1",
     [ST_CKPT_GET] = "SELECT data FROM checkpoints WHERE job_id = ?1",
     [ST_PROGRESS] = "UPDATE jobs SET iters_done = ?2 WHERE id = ?1 AND status = 'running'",
+    [ST_DIAG_DEL] = "DELETE FROM diagnostics WHERE job_id = ?1",
+    [ST_DIAG_INS] = "INSERT INTO diagnostics(job_id, iter, name, value) VALUES (?1, ?2, ?3, ?4)"
+                    " ON CONFLICT(job_id, iter, name) DO UPDATE SET value = excluded.value",
 };
 
 struct store {
     sqlite3 *db;
     char *path;
     int flags;
-    int lockfd;                 /* -1 = no launch lock */
+    dbfile_lock *lock;          /* the launch lock (STORE_LOCK), or NULL */
+    dbfile_busy busy;           /* bounded wait for locks held by others */
     size_t nkeys;
     const config_key *keys;
     unsigned char has_col[MAXKEYS]; /* key k has its jobs column */
@@ -285,10 +326,35 @@ static sqlite3_stmt *stmt(store *s, int id)
     return s->st[id];
 }
 
+/* sqlite3_step, retrying SQLITE_BUSY and SQLITE_LOCKED (with backoff, within
+ * the store's busy budget) where a retry is safe: outside a transaction
+ * (BEGIN IMMEDIATE, single statements: SQLite rolled the attempt back) and
+ * for COMMIT (the transaction stays open), and only before the statement
+ * returned a row.  Inside a transaction the error is returned.  Bindings
+ * survive the reset between attempts. */
+static int step(store *s, sqlite3_stmt *st)
+{
+    double t0 = dbfile_now();
+    int first = !sqlite3_stmt_busy(st); /* no rows returned yet: a retry repeats none */
+    for (int attempt = 0;; attempt++) {
+        int rc = sqlite3_step(st);
+        int prim = rc & 0xff;
+        if ((prim != SQLITE_BUSY && prim != SQLITE_LOCKED) || !first ||
+            !(sqlite3_get_autocommit(s->db) || st == s->st[ST_COMMIT]) ||
+            dbfile_now() - t0 >= s->busy.budget)
+            return rc;
+        if (attempt == 0)
+            fprintf(stderr, "[store] %s: %s; retrying for up to %.0f s\n", s->path,
+                    sqlite3_errmsg(s->db), s->busy.budget);
+        sqlite3_reset(st);
+        dbfile_backoff(attempt);
+    }
+}
+
 /* Step a statement that returns no rows; 0 or STORE_ERROR. */
 static int step_done(store *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = step(s, st);
     if (rc != SQLITE_DONE) {
         int r = sqlfail(s, what);
         sqlite3_reset(st);
@@ -296,6 +362,49 @@ static int step_done(store *s, sqlite3_stmt *st, const char *what)
     }
     sqlite3_reset(st);
     return STORE_OK;
+}
+
+/* Bind helpers: each returns STORE_OK, or STORE_ERROR with "bind ...: <why>"
+ * in s->err (a string or BLOB over SQLite's length limit is SQLITE_TOOBIG).
+ * Chain them with ||, which is sequenced. */
+static int bindfail(store *s, sqlite3_stmt *st, int i, int rc)
+{
+    const char *name = sqlite3_bind_parameter_name(st, i);
+    return fail(s, STORE_ERROR, "bind parameter %d%s%s of \"%.80s\": %s", i, name ? " " : "",
+                name ? name : "", sqlite3_sql(st), sqlite3_errstr(rc));
+}
+
+static int bind_i64(store *s, sqlite3_stmt *st, int i, sqlite3_int64 v)
+{
+    int rc = sqlite3_bind_int64(st, i, v);
+    return rc == SQLITE_OK ? STORE_OK : bindfail(s, st, i, rc);
+}
+
+/* A finite double, or NULL. */
+static int bind_dbl(store *s, sqlite3_stmt *st, int i, double v)
+{
+    int rc = isfinite(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
+    return rc == SQLITE_OK ? STORE_OK : bindfail(s, st, i, rc);
+}
+
+/* Text (copied by SQLite), or NULL for v == NULL. */
+static int bind_txt(store *s, sqlite3_stmt *st, int i, const char *v)
+{
+    int rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+    return rc == SQLITE_OK ? STORE_OK : bindfail(s, st, i, rc);
+}
+
+/* A BLOB of n bytes that stays valid until the statement is reset. */
+static int bind_blob(store *s, sqlite3_stmt *st, int i, const void *v, size_t n)
+{
+    int rc = sqlite3_bind_blob64(st, i, n ? v : "", (sqlite3_uint64)n, SQLITE_STATIC);
+    return rc == SQLITE_OK ? STORE_OK : bindfail(s, st, i, rc);
+}
+
+static int bind_null(store *s, sqlite3_stmt *st, int i)
+{
+    int rc = sqlite3_bind_null(st, i);
+    return rc == SQLITE_OK ? STORE_OK : bindfail(s, st, i, rc);
 }
 
 static int exec(store *s, const char *sql, const char *what)
@@ -339,7 +448,7 @@ static int query_int(store *s, const char *sql, sqlite3_int64 *v)
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
+        rc = step(s, st);
     if (rc != SQLITE_ROW) {
         int r = sqlfail(s, sql);
         sqlite3_finalize(st);
@@ -526,7 +635,7 @@ static int scan_columns(store *s)
     if (sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info('jobs')", -1, &st, NULL))
         return sqlfail(s, "read the jobs columns");
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = step(s, st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         for (size_t k = 0; k < s->nkeys && name; k++)
             if (strcmp(s->keys[k].name, name) == 0)
@@ -559,7 +668,7 @@ static int create_tables(store *s)
               "  error TEXT, crashes INTEGER NOT NULL DEFAULT 0,"
               " suspect INTEGER NOT NULL DEFAULT 0,\n"
               "  val_loss REAL, val_accuracy REAL, test_loss REAL, test_accuracy REAL);\n"
-              THRESHOLDS_SQL
+              THRESHOLDS_SQL DIAGNOSTICS_SQL
               "CREATE INDEX jobs_status ON jobs(status);\n"
               "CREATE TABLE sweep_jobs (sweep_id INTEGER NOT NULL REFERENCES sweeps(id),\n"
               "  job_id INTEGER NOT NULL REFERENCES jobs(id), PRIMARY KEY (sweep_id, job_id))"
@@ -642,7 +751,7 @@ static int update_schema(store *s)
  *           rows, which is what they would have been; jobs.val_loss,
  *           val_accuracy, test_loss, test_accuracy, NULL for old rows (they
  *           were measured on one evaluation batch, kept in final_*); the
- *           thresholds table.  Old rows keep every value they had. */
+ *           thresholds and diagnostics tables.  Old rows keep every value. */
 static int migrate(store *s, int ver)
 {
     int rc = STORE_OK;
@@ -652,7 +761,7 @@ static int migrate(store *s, int ver)
                      "ALTER TABLE jobs ADD COLUMN val_loss REAL;"
                      "ALTER TABLE jobs ADD COLUMN val_accuracy REAL;"
                      "ALTER TABLE jobs ADD COLUMN test_loss REAL;"
-                     "ALTER TABLE jobs ADD COLUMN test_accuracy REAL;" THRESHOLDS_SQL,
+                     "ALTER TABLE jobs ADD COLUMN test_accuracy REAL;" THRESHOLDS_SQL DIAGNOSTICS_SQL,
                   "migrate schema 1 to 2");
     if (rc == STORE_OK) {
         char sql[64];
@@ -695,202 +804,221 @@ static int init_schema(store *s)
     return rc;
 }
 
-/* ---------------------------------------------------------------- open */
+/* Tables of schema 1 and the columns every later schema keeps; a file that
+ * lacks one is damaged (a dropped table, an edit by hand) and refused at
+ * open, before anything is claimed.  Key columns are not listed: a missing
+ * one is added by update_schema. */
+static const char *const required_schema[][2] = {
+    {"sweeps", "id path text hash added_at"},
+    {"runs", "id sweep_id started_at finished_at exit_code jobs_done version git compiler mpi blas"
+             " sqlite hosts ranks slurm_job command"},
+    {"jobs", "id config_hash config status attempts host rank run_id started_at finished_at"
+             " wall_seconds final_loss final_accuracy iters_done error"},
+    {"sweep_jobs", "sweep_id job_id"},
+    {"curves", "job_id iter loss accuracy"},
+    {"lyapunov", "job_id phase iter idx value sd"},
+    {"weights", "job_id phase name rows cols data"},
+    {"checkpoints", "job_id iter saved_at data"},
+};
 
-static uint32_t be32(const unsigned char *p)
+/* STORE_REFUSED naming the first missing table or column of required_schema. */
+static int check_schema(store *s)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Read-only checks of an existing file; *fresh = 1 if it is an empty
- * database that is ours to initialise.  Writes nothing. */
-static int check_existing(store *s, int *fresh)
-{
-    *fresh = 0;
-    unsigned char hdr[100];
-    FILE *f = fopen(s->path, "rb");
-    if (!f)
-        return fail(s, STORE_REFUSED, "cannot open: %s", strerror(errno));
-    size_t n = fread(hdr, 1, sizeof hdr, f);
-    fclose(f);
-    if (n == 0) {
-        *fresh = 1;
-        return STORE_OK;
-    }
-    if (n < sizeof hdr || memcmp(hdr, "SQLite format 3", 16) != 0)
-        return fail(s, STORE_REFUSED, "not an SQLite database");
-    /* Header fields (big-endian): user_version at 60, application_id at 68. */
-    uint32_t hver = be32(hdr + 60), happ = be32(hdr + 68);
-
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY, NULL);
-    sqlite3_int64 app = 0, ver = 0, ntab = 0;
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, BUSY_MS);
-        sqlite3 *keep = s->db;
-        s->db = db;
-        rc = query_int(s, "PRAGMA application_id", &app);
-        if (rc == STORE_OK)
-            rc = query_int(s, "PRAGMA user_version", &ver);
-        if (rc == STORE_OK)
-            rc = query_int(s, "SELECT count(*) FROM sqlite_master", &ntab);
-        int ext = sqlite3_extended_errcode(db);
-        s->db = keep;
-        if (rc != STORE_OK) {
-            /* A hot journal or WAL needs a writer to recover: trust the header
-             * (our id and version never change after creation). */
-            if ((ext == SQLITE_READONLY_ROLLBACK || ext == SQLITE_READONLY_RECOVERY ||
-                 (ext & 0xff) == SQLITE_CANTOPEN) && happ == STORE_APP_ID && hver <= STORE_SCHEMA) {
-                rc = STORE_OK;
-                app = happ;
-                ver = hver;
-                ntab = 1;
-            } else if ((ext & 0xff) == SQLITE_NOTADB || (ext & 0xff) == SQLITE_CORRUPT) {
-                char msg[256];
-                snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
-                rc = fail(s, STORE_REFUSED, "not an SQLite database (%s)", msg);
-            } else {
-                char msg[256];
-                snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(db));
-                rc = fail(s, STORE_REFUSED, "cannot read it: %s", msg);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT ' ' || group_concat(name, ' ') || ' ' FROM pragma_table_info(?1)"
+                           " WHERE (SELECT type FROM sqlite_master WHERE name = ?1) = 'table'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, "read the schema");
+    int rc = STORE_OK;
+    size_t nt = sizeof required_schema / sizeof required_schema[0];
+    for (size_t t = 0; t < nt && rc == STORE_OK; t++) {
+        const char *table = required_schema[t][0];
+        sqlite3_reset(st);
+        if ((rc = bind_txt(s, st, 1, table)) != STORE_OK)
+            break;
+        int sr = step(s, st);
+        const char *have = sr == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (sr != SQLITE_ROW) {
+            rc = sqlfail(s, "read the schema");
+        } else if (!have) {
+            rc = fail(s, STORE_REFUSED, "damaged schema: table '%s' is missing (restore the file"
+                      " from a copy)", table);
+        } else {
+            for (const char *c = required_schema[t][1]; *c && rc == STORE_OK;) {
+                size_t n = strcspn(c, " ");
+                char want[40];
+                snprintf(want, sizeof want, " %.*s ", (int)n, c);
+                if (!strstr(have, want))
+                    rc = fail(s, STORE_REFUSED, "damaged schema: column %s.%.*s is missing"
+                              " (restore the file from a copy)", table, (int)n, c);
+                c += n + (c[n] == ' ');
             }
         }
-    } else {
-        rc = fail(s, STORE_REFUSED, "cannot open: %s", db ? sqlite3_errmsg(db) : "out of memory");
     }
-    sqlite3_close(db);
-    if (rc != STORE_OK)
-        return rc;
-    if (app == STORE_APP_ID) {
-        if (ver > STORE_SCHEMA)
-            return fail(s, STORE_REFUSED, "written by a newer rnnsweep (schema %d > %d)", (int)ver,
-                        STORE_SCHEMA);
-        *fresh = ver == 0 && ntab == 0;
-        return STORE_OK;
-    }
-    if (app == 0 && ver == 0 && ntab == 0) {
-        *fresh = 1;
-        return STORE_OK;
-    }
-    return fail(s, STORE_REFUSED, "not an rnnsweep database (application_id 0x%08x, %lld tables)",
-                (unsigned)app, (long long)ntab);
-}
-
-/* The launch lock: flock on PATH.lock, held until store_close. */
-static int take_lock(store *s)
-{
-    char lp[4096 + 8];
-    snprintf(lp, sizeof lp, "%s.lock", s->path);
-    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return fail(s, STORE_REFUSED, "cannot create the lock file %s: %s", lp, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        char who[128] = "";
-        ssize_t n = pread(fd, who, sizeof who - 1, 0);
-        who[n > 0 ? n : 0] = 0;
-        who[strcspn(who, "\n")] = 0;
-        close(fd);
-        if (e == EWOULDBLOCK)
-            snprintf(s->err, sizeof s->err,
-                     "%.190s is in use by another running sweep (lock %.190s held%s%.60s)", s->path,
-                     lp, *who ? " by " : "", who);
-        else
-            fail(s, STORE_REFUSED, "cannot lock %s: %s", lp, strerror(e));
-        return STORE_REFUSED;
-    }
-    char host[64] = "?", who[160];
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = 0;
-    int n = snprintf(who, sizeof who, "pid %ld on %s\n", (long)getpid(), host);
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, who, (size_t)n, 0) != n) {
-        /* The note is for people; the lock itself is held. */
-    }
-    s->lockfd = fd;
-    return STORE_OK;
-}
-
-/* Is the directory of path usable for creating files (db, journal, lock)? */
-static int check_dir(store *s, int exists)
-{
-    char *copy = strdup(s->path);
-    if (!copy)
-        return fail(s, STORE_ERROR, "out of memory");
-    const char *dir = dirname(copy);
-    struct stat st;
-    int rc = STORE_OK;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        rc = fail(s, STORE_REFUSED, "directory %s does not exist", dir);
-    else if (access(dir, W_OK | X_OK) != 0)
-        rc = fail(s, STORE_REFUSED, "%s directory %s is not writable",
-                  exists ? "cannot write: the" : "cannot create: the", dir);
-    free(copy);
+    sqlite3_finalize(st);
     return rc;
 }
 
-int store_open(store **out, const char *path, int flags, char err[STORE_ERRLEN])
+/* ---------------------------------------------------------------- open */
+
+/* Refusals that need only the header: not SQLite, another application's id,
+ * a newer schema, or a journal of another program's database that SQLite
+ * would roll back (ours carry our id, except while being created, when the
+ * journal's original size is 0).  An empty file passes. */
+static int check_header(store *s, const dbfile_state *fs)
 {
-    *out = NULL;
-    store *s = calloc(1, sizeof *s);
-    if (!s || !(s->path = strdup(path))) {
-        free(s);
-        snprintf(err, STORE_ERRLEN, "%s: out of memory", path);
-        return STORE_ERROR;
-    }
-    s->flags = flags;
-    s->lockfd = -1;
-    s->keys = config_keys(&s->nkeys);
-    int ro = flags & STORE_READONLY, rc = STORE_OK, fresh = 0, created = 0;
-    if (s->nkeys > MAXKEYS) {
-        rc = fail(s, STORE_ERROR, "too many config keys (%zu)", s->nkeys);
-        goto out;
-    }
-    for (size_t k = 0; k < s->nkeys; k++)
-        for (int i = 0; fixed_cols[i]; i++)
-            if (strcmp(s->keys[k].name, fixed_cols[i]) == 0) {
-                rc = fail(s, STORE_ERROR, "config key '%s' clashes with a jobs column",
-                          fixed_cols[i]);
-                goto out;
-            }
+    if (fs->size == 0)
+        return STORE_OK;
+    if (!fs->sqlite)
+        return fail(s, STORE_REFUSED, "not an SQLite database");
+    if (fs->app_id != STORE_APP_ID && fs->app_id != 0)
+        return fail(s, STORE_REFUSED, "not an rnnsweep database (application_id 0x%08x)",
+                    (unsigned)fs->app_id);
+    if (fs->app_id == STORE_APP_ID && fs->user_version > STORE_SCHEMA)
+        return fail(s, STORE_REFUSED, "written by a newer rnnsweep (schema %d > %d)",
+                    (int)fs->user_version, STORE_SCHEMA);
+    if (fs->app_id == 0 && fs->journal && fs->journal_pages != 0)
+        return fail(s, STORE_REFUSED, "not an rnnsweep database (application_id 0, with a"
+                    " rollback journal %s-journal of another program)", fs->real);
+    return STORE_OK;
+}
 
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno != ENOENT)
-            rc = fail(s, STORE_REFUSED, "%s", strerror(errno));
-        else if (ro || !(flags & STORE_CREATE))
-            rc = fail(s, STORE_REFUSED, "no such database");
-        else
-            rc = check_dir(s, 0);
-        created = rc == STORE_OK;
-    } else if (!S_ISREG(st.st_mode)) {
-        rc = fail(s, STORE_REFUSED, "not a regular file");
-    } else {
-        rc = check_existing(s, &fresh);
-        if (rc == STORE_OK && ro && fresh)
-            rc = fail(s, STORE_REFUSED, "empty database (no rnnsweep schema yet)");
-        if (rc == STORE_OK && !ro && access(path, W_OK) != 0)
-            rc = fail(s, STORE_REFUSED, "not writable: %s", strerror(errno));
-        if (rc == STORE_OK && !ro)
-            rc = check_dir(s, 1);
+/* Every check of a read-write open that looks at files only: creates and
+ * writes nothing.  fs receives what is on disk. */
+static int check_files_rw(store *s, dbfile_state *fs)
+{
+    char why[DBFILE_ERRLEN];
+    if (dbfile_stat(s->path, fs, why) != STORE_OK)
+        return fail(s, STORE_REFUSED, "%s", why);
+    if (!fs->exists) {
+        if (!(s->flags & STORE_CREATE))
+            return fail(s, STORE_REFUSED, "no such database");
+        if (!fs->dir_exists)
+            return fail(s, STORE_REFUSED, "directory %s does not exist", fs->dir);
+        if (!fs->dir_w)
+            return fail(s, STORE_REFUSED, "cannot create: the directory %s is not writable", fs->dir);
+        return STORE_OK;
     }
-    if (rc == STORE_OK && (flags & STORE_LOCK))
-        rc = take_lock(s);
-    if (rc != STORE_OK)
-        goto out;
+    if (!fs->regular)
+        return fail(s, STORE_REFUSED, "not a regular file");
+    int rc = check_header(s, fs);
+    if (rc == STORE_OK && !fs->file_w)
+        rc = fail(s, STORE_REFUSED, "not writable: %s", strerror(EACCES));
+    if (rc == STORE_OK && !fs->dir_w)
+        rc = fail(s, STORE_REFUSED, "cannot write: the directory %s is not writable (SQLite keeps"
+                  " its journal there)", fs->dir);
+    return rc;
+}
 
-    int oflags = ro ? SQLITE_OPEN_READONLY
-                    : SQLITE_OPEN_READWRITE | (created ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
-        rc = s->db ? sqlfail(s, "open") : fail(s, STORE_ERROR, "out of memory");
-        goto out;
-    }
+/* Open s->db (name: a path, or a URI with SQLITE_OPEN_URI in oflags) with
+ * extended result codes and the bounded busy wait.  A WAL with content
+ * (fs->wal_size > 0) is not checkpointed at close until the file is known
+ * to be ours, so a refused file's WAL stays as it was; an empty one is, so
+ * that SQLite removes the -wal and -shm it made. */
+static int connect_db(store *s, const dbfile_state *fs, const char *name, int oflags)
+{
+    if (sqlite3_open_v2(name, &s->db, oflags, NULL) != SQLITE_OK)
+        return s->db ? fail(s, STORE_REFUSED, "cannot open: %s", sqlite3_errmsg(s->db))
+                     : fail(s, STORE_ERROR, "out of memory");
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_MS);
-    if (ro) {
-        rc = scan_columns(s);
-        goto out;
+    s->busy.path = s->path;
+    s->busy.budget = STORE_BUSY_SECONDS;
+    sqlite3_busy_handler(s->db, dbfile_busy_handler, &s->busy);
+    if (fs->wal_size > 0)
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+    return STORE_OK;
+}
+
+/* Why the first read of fs failed, as a refusal (or STORE_ERROR for a lock
+ * that outlasted the busy wait).  Recovery of a crashed writer's journal or
+ * WAL fails only on a connection that may not write. */
+static int read_failure(store *s, const dbfile_state *fs, const char *what)
+{
+    int ext = sqlite3_extended_errcode(s->db), prim = ext & 0xff;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", sqlite3_errmsg(s->db));
+    if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+        return fail(s, STORE_ERROR, "%s: %s", what, msg);
+    if (prim == SQLITE_NOTADB)
+        return fail(s, STORE_REFUSED, "not an SQLite database (%s)", msg);
+    if (prim == SQLITE_CORRUPT)
+        return fail(s, STORE_REFUSED, "the database is damaged (%s); restore it from a copy", msg);
+    if (prim == SQLITE_READONLY || prim == SQLITE_CANTOPEN) {
+        const char *side = fs->journal ? "-journal" : fs->wal_file ? "-wal" : NULL;
+        if (side)
+            return fail(s, STORE_REFUSED,
+                        "%s%s, left by a writer that died, must be recovered before the database"
+                        " can be read, and this user cannot write the file and its directory %s:"
+                        " run rnnsweep status on it once as a user who can (%s)",
+                        fs->real, side, fs->dir, msg);
     }
-    if (flags & STORE_JOURNAL_DELETE)
+    return fail(s, STORE_REFUSED, "cannot read it: %s", msg);
+}
+
+/* Read the id, version and table count (the first reads: SQLite recovers a
+ * hot journal or WAL here when it may write).  *fresh = 1 for an empty
+ * database, ours to initialise; otherwise the file must be ours, not newer,
+ * and have the whole schema; `full` adds PRAGMA quick_check.  After the
+ * checks pass, the connection checkpoints at close again. */
+static int check_content(store *s, const dbfile_state *fs, int full, int *fresh)
+{
+    sqlite3_int64 app = 0, ver = 0, ntab = 0;
+    *fresh = 0;
+    int rc = query_int(s, "PRAGMA application_id", &app);
+    if (rc == STORE_OK)
+        rc = query_int(s, "PRAGMA user_version", &ver);
+    if (rc == STORE_OK)
+        rc = query_int(s, "SELECT count(*) FROM sqlite_master", &ntab);
+    if (rc != STORE_OK)
+        return read_failure(s, fs, "read the header");
+    if (app == 0 && ver == 0 && ntab == 0) {
+        *fresh = 1;
+    } else if (app != STORE_APP_ID) {
+        return fail(s, STORE_REFUSED, "not an rnnsweep database (application_id 0x%08x, %lld"
+                    " tables)", (unsigned)app, (long long)ntab);
+    } else if (ver > STORE_SCHEMA) {
+        return fail(s, STORE_REFUSED, "written by a newer rnnsweep (schema %d > %d)", (int)ver,
+                    STORE_SCHEMA);
+    } else if ((rc = check_schema(s)) != STORE_OK) {
+        return rc;
+    }
+    if (full && !*fresh) {
+        char why[DBFILE_ERRLEN];
+        rc = dbfile_quick_check(s->db, why);
+        if (rc == STORE_REFUSED)
+            return fail(s, STORE_REFUSED, "the database is damaged (PRAGMA quick_check: %s);"
+                        " restore it from a copy", why);
+        if (rc != STORE_OK)
+            return fail(s, STORE_ERROR, "%s", why);
+    }
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL);
+    return STORE_OK;
+}
+
+/* Read-write open: file checks, the launch lock, the file checks again
+ * under it, then SQLite and the content checks; nothing is written before
+ * they all pass. */
+static int open_rw(store *s)
+{
+    dbfile_state fs;
+    char why[DBFILE_ERRLEN];
+    int rc = check_files_rw(s, &fs), fresh = 0;
+    if (rc == STORE_OK && (s->flags & STORE_LOCK)) {
+        rc = dbfile_lock_take(s->path, (s->flags & STORE_CREATE) != 0, &s->lock, why);
+        if (rc != STORE_OK)
+            return fail(s, rc, "%s", why);
+        rc = check_files_rw(s, &fs);
+    }
+    if (rc == STORE_OK)
+        rc = connect_db(s, &fs, s->path, SQLITE_OPEN_READWRITE |
+                                        (s->flags & STORE_CREATE ? SQLITE_OPEN_CREATE : 0));
+    if (rc == STORE_OK)
+        rc = check_content(s, &fs, 1, &fresh);
+    if (rc != STORE_OK)
+        return rc;
+    dbfile_lock_note(s->lock, fs.real);
+    if (s->flags & STORE_JOURNAL_DELETE)
         rc = exec(s, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL", "set the journal");
     else
         rc = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", "set the journal");
@@ -898,7 +1026,99 @@ int store_open(store **out, const char *path, int flags, char err[STORE_ERRLEN])
         rc = exec(s, "PRAGMA foreign_keys = ON", "enable foreign keys");
     if (rc == STORE_OK)
         rc = init_schema(s);
-out:
+    return rc;
+}
+
+/* Connect for reading without side files for a database this user cannot
+ * write (see the top of the file). */
+static int connect_ro(store *s, const dbfile_state *fs)
+{
+    if (fs->file_w && fs->dir_w) {
+        int rc = connect_db(s, fs, s->path, SQLITE_OPEN_READWRITE);
+        return rc == STORE_OK ? exec(s, "PRAGMA query_only = 1", "open read-only") : rc;
+    }
+    if (fs->wal && fs->wal_file && !fs->shm_file)
+        return fail(s, STORE_REFUSED,
+                    "%s-wal, left by a writer, needs %s-shm to be read, and this user cannot"
+                    " create it in %s: run rnnsweep status on it once as a user who can",
+                    fs->real, fs->real, fs->dir);
+    const char *params = fs->wal && !fs->wal_file ? "immutable=1" : "mode=ro";
+    char *uri = dbfile_uri(s->path, params);
+    if (!uri)
+        return fail(s, STORE_ERROR, "out of memory");
+    int rc = connect_db(s, fs, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    free(uri);
+    return rc;
+}
+
+/* Read-only open (status, export): an existing database of ours. */
+static int open_ro(store *s)
+{
+    dbfile_state fs;
+    char why[DBFILE_ERRLEN];
+    if (dbfile_stat(s->path, &fs, why) != STORE_OK)
+        return fail(s, STORE_REFUSED, "%s", why);
+    if (!fs.exists)
+        return fail(s, STORE_REFUSED, "no such database");
+    if (!fs.regular)
+        return fail(s, STORE_REFUSED, "not a regular file");
+    int fresh = 0, rc = check_header(s, &fs);
+    if (rc == STORE_OK)
+        rc = connect_ro(s, &fs);
+    if (rc == STORE_OK)
+        rc = check_content(s, &fs, 0, &fresh);
+    if (rc == STORE_OK && fresh)
+        rc = fail(s, STORE_REFUSED, "empty database (no rnnsweep schema yet)");
+    if (rc == STORE_OK)
+        rc = scan_columns(s);
+    return rc;
+}
+
+/* A new store for path with flags (NULL after a message in err). */
+static store *store_new(const char *path, int flags, char err[STORE_ERRLEN], int *rc)
+{
+    *rc = STORE_ERROR;
+    if (!path || !*path) {
+        snprintf(err, STORE_ERRLEN, "--db '': the database path is empty");
+        *rc = STORE_REFUSED;
+        return NULL;
+    }
+    store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        snprintf(err, STORE_ERRLEN, "%.250s: out of memory", path);
+        return NULL;
+    }
+    s->flags = flags;
+    s->busy.path = s->path;
+    s->busy.budget = STORE_BUSY_SECONDS;
+    s->keys = config_keys(&s->nkeys);
+    *rc = STORE_OK;
+    if (s->nkeys > MAXKEYS) {
+        *rc = fail(s, STORE_ERROR, "too many config keys (%zu)", s->nkeys);
+    } else {
+        for (size_t k = 0; k < s->nkeys && *rc == STORE_OK; k++)
+            for (int i = 0; fixed_cols[i]; i++)
+                if (strcmp(s->keys[k].name, fixed_cols[i]) == 0)
+                    *rc = fail(s, STORE_ERROR, "config key '%s' clashes with a jobs column",
+                               fixed_cols[i]);
+    }
+    if (*rc != STORE_OK) {
+        snprintf(err, STORE_ERRLEN, "%s", s->err);
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+int store_open(store **out, const char *path, int flags, char err[STORE_ERRLEN])
+{
+    int rc;
+    *out = NULL;
+    store *s = store_new(path, flags, err, &rc);
+    if (!s)
+        return rc;
+    rc = flags & STORE_READONLY ? open_ro(s) : open_rw(s);
     if (rc != STORE_OK) {
         /* A new file whose schema failed stays empty of tables: the next
          * open initialises it. */
@@ -910,6 +1130,47 @@ out:
     return STORE_OK;
 }
 
+int store_check(const char *path, int flags, char err[STORE_ERRLEN])
+{
+    int rc, fresh;
+    store *s = store_new(path, flags & ~(STORE_LOCK | STORE_READONLY), err, &rc);
+    if (!s)
+        return rc;
+    dbfile_state fs;
+    rc = check_files_rw(s, &fs);
+    if (rc == STORE_OK && fs.exists && fs.size > 0)
+        rc = connect_ro(s, &fs);
+    if (rc == STORE_OK && s->db)
+        rc = check_content(s, &fs, 1, &fresh);
+    if (rc != STORE_OK)
+        snprintf(err, STORE_ERRLEN, "%s", s->err);
+    store_close(s);
+    return rc;
+}
+
+int store_finish(store *s)
+{
+    if (!s || !s->db || (s->flags & STORE_READONLY))
+        return STORE_OK;
+    sqlite3_stmt *st = NULL;
+    double budget = s->busy.budget;
+    s->busy.budget = 2; /* a reader that holds the file open keeps WAL; not worth a long wait */
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = DELETE", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = step(s, st);
+    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (mode && strcmp(mode, "delete") == 0)
+        rc = STORE_OK;
+    else if (mode)
+        rc = fail(s, STORE_ERROR, "the journal stays '%s' (another process has the file open)",
+                  mode);
+    else
+        rc = sqlfail(s, "switch the journal to delete");
+    sqlite3_finalize(st);
+    s->busy.budget = budget;
+    return rc;
+}
+
 void store_close(store *s)
 {
     if (!s)
@@ -917,8 +1178,7 @@ void store_close(store *s)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
-    if (s->lockfd >= 0)
-        close(s->lockfd); /* releases the flock; the file stays */
+    dbfile_lock_release(s->lock); /* after SQLite: see dbfile.h */
     free(s->path);
     free(s);
 }
@@ -928,17 +1188,80 @@ const char *store_errmsg(const store *s)
     return s ? s->err : "no store";
 }
 
+/* ---------------------------------------------------------------- job sizes */
+
+/* Bytes of a job's largest BLOBs, at least: a checkpoint holds five copies
+ * of the parameters (weights, Adam's two moments for training and for
+ * flossing) besides its rows; the final W_rec is N*N doubles. */
+static void job_blob_bytes(const config *c, double *ckpt, double *wrec)
+{
+    int T, I = 0, O = 0;
+    task_dims(c->task, &T, &I, &O);
+    *ckpt = 5.0 * 8.0 * (double)rnn_params_size((int)c->hidden, I, O);
+    *wrec = 8.0 * (double)c->hidden * (double)c->hidden;
+}
+
+/* SQLite's length limit for s, or the library default without a store. */
+static sqlite3_int64 blob_limit(store *s)
+{
+    if (s && s->db)
+        return sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1);
+    sqlite3 *db = NULL;
+    sqlite3_int64 lim = 1000000000;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) == SQLITE_OK)
+        lim = sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1);
+    sqlite3_close(db);
+    return lim;
+}
+
+int store_check_job(store *s, const config *c, int with_weights, char err[STORE_ERRLEN])
+{
+    sqlite3_int64 lim = blob_limit(s);
+    double ckpt, wrec;
+    job_blob_bytes(c, &ckpt, &wrec);
+    int weights_too_big = with_weights && wrec > (double)lim;
+    if (ckpt <= (double)lim && !weights_too_big)
+        return STORE_OK;
+    /* The largest hidden whose blobs fit, for the message. */
+    config t = *c;
+    long lo = 0, hi = c->hidden;
+    while (hi - lo > 1) {
+        t.hidden = (lo + hi) / 2;
+        double ck, w;
+        job_blob_bytes(&t, &ck, &w);
+        if (ck <= (double)lim && !(with_weights && w > (double)lim))
+            lo = t.hidden;
+        else
+            hi = t.hidden;
+    }
+    snprintf(err, STORE_ERRLEN,
+             "key 'hidden' = %ld: a job this size can never be stored: its %s of at least %.3g"
+             " bytes exceeds SQLite's BLOB limit of %lld bytes (largest storable: hidden = %ld)",
+             c->hidden, ckpt > (double)lim ? "checkpoint" : "final W_rec",
+             ckpt > (double)lim ? ckpt : wrec, (long long)lim, lo);
+    return STORE_REFUSED;
+}
+
+size_t store_blob_limit(store *s, size_t bytes)
+{
+    if (bytes > 0 && bytes < (size_t)INT32_MAX)
+        sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, (int)bytes);
+    return (size_t)sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, -1);
+}
+
 /* ---------------------------------------------------------------- sweeps and jobs */
 
-/* Bind key k of c to parameter i of st (typed column). */
-static int bind_key(sqlite3_stmt *st, int i, const config_key *key, const config *c)
+/* Bind key k of c to parameter i of st (typed column); STORE_OK or STORE_ERROR. */
+static int bind_key(store *s, sqlite3_stmt *st, int i, const config_key *key, const config *c)
 {
     const char *field = (const char *)c + key->offset;
+    int rc;
     switch (key->kind) {
-    case CK_ENUM: return sqlite3_bind_text(st, i, key->choices[*(const int *)field], -1, SQLITE_STATIC);
-    case CK_INT: return sqlite3_bind_int64(st, i, *(const long *)field);
-    default: return sqlite3_bind_double(st, i, *(const double *)field);
+    case CK_ENUM: rc = sqlite3_bind_text(st, i, key->choices[*(const int *)field], -1, SQLITE_STATIC); break;
+    case CK_INT: rc = sqlite3_bind_int64(st, i, *(const long *)field); break;
+    default: rc = sqlite3_bind_double(st, i, *(const double *)field); break;
     }
+    return rc == SQLITE_OK ? STORE_OK : bindfail(s, st, i, rc);
 }
 
 /* Insert (or find) the job of config c; its id in *id, *added += 1 if new. */
@@ -952,14 +1275,14 @@ static int add_job(store *s, const config *c, long sweep_id, size_t *added)
     sqlite3_stmt *ins = stmt(s, ST_JOB_INSERT);
     if (!ins)
         return STORE_ERROR;
-    int brc = sqlite3_bind_text(ins, 1, hex, -1, SQLITE_STATIC);
-    brc |= sqlite3_bind_text(ins, 2, text, (int)len, SQLITE_STATIC);
-    for (size_t k = 0; k < s->nkeys; k++)
+    int rc = bind_txt(s, ins, 1, hex);
+    if (rc == STORE_OK)
+        rc = bind_txt(s, ins, 2, text);
+    for (size_t k = 0; k < s->nkeys && rc == STORE_OK; k++)
         if (s->has_col[k])
-            brc |= bind_key(ins, (int)k + 3, &s->keys[k], c);
-    if (brc != SQLITE_OK)
-        return sqlfail(s, "bind a job");
-    int rc = step_done(s, ins, "insert a job");
+            rc = bind_key(s, ins, (int)k + 3, &s->keys[k], c);
+    if (rc == STORE_OK)
+        rc = step_done(s, ins, "insert a job");
     if (rc != STORE_OK)
         return rc;
     long id;
@@ -970,8 +1293,9 @@ static int add_job(store *s, const config *c, long sweep_id, size_t *added)
         sqlite3_stmt *q = stmt(s, ST_JOB_LOOKUP);
         if (!q)
             return STORE_ERROR;
-        sqlite3_bind_text(q, 1, hex, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) != SQLITE_ROW) {
+        if (bind_txt(s, q, 1, hex) != STORE_OK)
+            return STORE_ERROR;
+        if (step(s, q) != SQLITE_ROW) {
             rc = sqlfail(s, "look up a job");
             sqlite3_reset(q);
             return rc;
@@ -986,8 +1310,8 @@ static int add_job(store *s, const config *c, long sweep_id, size_t *added)
     sqlite3_stmt *link = stmt(s, ST_LINK);
     if (!link)
         return STORE_ERROR;
-    sqlite3_bind_int64(link, 1, sweep_id);
-    sqlite3_bind_int64(link, 2, id);
+    if (bind_i64(s, link, 1, sweep_id) || bind_i64(s, link, 2, id))
+        return STORE_ERROR;
     return step_done(s, link, "link a job to its sweep");
 }
 
@@ -1010,11 +1334,9 @@ int store_add_sweep(store *s, const char *path, const char *text, uint64_t hash,
         rc = sqlfail(s, "prepare");
         goto out;
     }
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, hex, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-    if ((rc = step_done(s, st, "insert the sweep")) != STORE_OK)
+    if ((rc = bind_txt(s, st, 1, path)) || (rc = bind_txt(s, st, 2, text)) ||
+        (rc = bind_txt(s, st, 3, hex)) || (rc = bind_txt(s, st, 4, now)) ||
+        (rc = step_done(s, st, "insert the sweep")) != STORE_OK)
         goto out;
     sqlite3_finalize(st);
     st = NULL;
@@ -1022,8 +1344,9 @@ int store_add_sweep(store *s, const char *path, const char *text, uint64_t hash,
         rc = sqlfail(s, "prepare");
         goto out;
     }
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
+    if ((rc = bind_txt(s, st, 1, hex)) != STORE_OK)
+        goto out;
+    if (step(s, st) != SQLITE_ROW) {
         rc = sqlfail(s, "look up the sweep");
         goto out;
     }
@@ -1043,14 +1366,7 @@ out:
 
 /* ---------------------------------------------------------------- runs */
 
-static void bind_opt_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
+/* Unchecked: only store_claim still uses it; bind_txt checks. */
 int store_run_begin(store *s, const store_run_info *info, long *run_id)
 {
     char now[32];
@@ -1062,20 +1378,14 @@ int store_run_begin(store *s, const store_run_info *info, long *run_id)
                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                            -1, &st, NULL) != SQLITE_OK)
         return sqlfail(s, "prepare");
-    if (info->sweep_id > 0)
-        sqlite3_bind_int64(st, 1, info->sweep_id);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    bind_opt_text(st, 3, info->version);
-    bind_opt_text(st, 4, info->git);
-    bind_opt_text(st, 5, info->compiler);
-    bind_opt_text(st, 6, info->mpi);
-    bind_opt_text(st, 7, info->blas);
-    bind_opt_text(st, 8, info->sqlite ? info->sqlite : sqlite3_libversion());
-    bind_opt_text(st, 9, info->hosts);
-    sqlite3_bind_int(st, 10, info->ranks);
-    bind_opt_text(st, 11, info->slurm_job);
-    bind_opt_text(st, 12, info->command);
-    int rc = step_done(s, st, "insert the run");
+    int rc = info->sweep_id > 0 ? bind_i64(s, st, 1, info->sweep_id) : bind_null(s, st, 1);
+    if (!rc && !(rc = bind_txt(s, st, 2, now)) && !(rc = bind_txt(s, st, 3, info->version)) &&
+        !(rc = bind_txt(s, st, 4, info->git)) && !(rc = bind_txt(s, st, 5, info->compiler)) &&
+        !(rc = bind_txt(s, st, 6, info->mpi)) && !(rc = bind_txt(s, st, 7, info->blas)) &&
+        !(rc = bind_txt(s, st, 8, info->sqlite ? info->sqlite : sqlite3_libversion())) &&
+        !(rc = bind_txt(s, st, 9, info->hosts)) && !(rc = bind_i64(s, st, 10, info->ranks)) &&
+        !(rc = bind_txt(s, st, 11, info->slurm_job)) && !(rc = bind_txt(s, st, 12, info->command)))
+        rc = step_done(s, st, "insert the run");
     sqlite3_finalize(st);
     if (rc == STORE_OK)
         *run_id = (long)sqlite3_last_insert_rowid(s->db);
@@ -1091,11 +1401,10 @@ int store_run_end(store *s, long run_id, int exit_code, size_t jobs_done)
                            "UPDATE runs SET finished_at = ?2, exit_code = ?3, jobs_done = ?4"
                            " WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
         return sqlfail(s, "prepare");
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 3, exit_code);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)jobs_done);
-    int rc = step_done(s, st, "close the run");
+    int rc;
+    if (!(rc = bind_i64(s, st, 1, run_id)) && !(rc = bind_txt(s, st, 2, now)) &&
+        !(rc = bind_i64(s, st, 3, exit_code)) && !(rc = bind_i64(s, st, 4, (sqlite3_int64)jobs_done)))
+        rc = step_done(s, st, "close the run");
     sqlite3_finalize(st);
     if (rc == STORE_OK && sqlite3_changes(s->db) != 1)
         rc = fail(s, STORE_ERROR, "no run %ld", run_id);
@@ -1137,14 +1446,14 @@ int store_recover(store *s, int max_attempts, long orderly_run, store_recovery *
             rc = sqlfail(s, "prepare the recovery");
             break;
         }
-        int np = sqlite3_bind_parameter_count(st), brc = SQLITE_OK;
-        if (np >= 1)
-            brc = sqlite3_bind_int64(st, 1, orderly_run);
-        if (np >= 2 && brc == SQLITE_OK)
-            brc = sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-        if (np >= 3 && brc == SQLITE_OK)
-            brc = sqlite3_bind_int(st, 3, max_attempts);
-        rc = brc != SQLITE_OK ? sqlfail(s, "bind the recovery") : step_done(s, st, "recover jobs");
+        const int np = sqlite3_bind_parameter_count(st);
+        if ((np >= 1 && (rc = bind_i64(s, st, 1, orderly_run))) ||
+            (np >= 2 && (rc = bind_txt(s, st, 2, now))) ||
+            (np >= 3 && (rc = bind_i64(s, st, 3, max_attempts)))) {
+            sqlite3_finalize(st);
+            break;
+        }
+        rc = step_done(s, st, "recover jobs");
         if (rc == STORE_OK)
             *count[i] = (size_t)sqlite3_changes(s->db);
         sqlite3_finalize(st);
@@ -1171,10 +1480,8 @@ int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n,
         : "SELECT id, config, suspect FROM jobs WHERE status = 'pending' ORDER BY suspect DESC, id";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return sqlfail(s, "prepare");
-    if (sweep_id > 0)
-        sqlite3_bind_int64(st, 1, sweep_id);
-    int rc = STORE_OK, sr;
-    while (rc == STORE_OK && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = sweep_id > 0 ? bind_i64(s, st, 1, sweep_id) : STORE_OK, sr = SQLITE_DONE;
+    while (rc == STORE_OK && (sr = step(s, st)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
             long *ni = realloc(*ids, cap * sizeof *ni);
@@ -1216,10 +1523,12 @@ int store_sweep_counts(store *s, long sweep_id, size_t counts[6])
         : "SELECT status, count(*) FROM jobs GROUP BY status";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return sqlfail(s, "prepare");
-    if (sweep_id > 0)
-        sqlite3_bind_int64(st, 1, sweep_id);
+    if (sweep_id > 0 && bind_i64(s, st, 1, sweep_id) != STORE_OK) {
+        sqlite3_finalize(st);
+        return STORE_ERROR;
+    }
     int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((sr = step(s, st)) == SQLITE_ROW) {
         int i = status_parse((const char *)sqlite3_column_text(st, 0));
         if (i >= 0)
             counts[i] = (size_t)sqlite3_column_int64(st, 1);
@@ -1234,8 +1543,7 @@ static const char *job_status_text(store *s, long id, char buf[32])
     sqlite3_stmt *st = NULL;
     snprintf(buf, 32, "no such job");
     if (sqlite3_prepare_v2(s->db, "SELECT status FROM jobs WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW)
+        if (sqlite3_bind_int64(st, 1, id) == SQLITE_OK && step(s, st) == SQLITE_ROW)
             snprintf(buf, 32, "status %s", (const char *)sqlite3_column_text(st, 0));
     }
     sqlite3_finalize(st);
@@ -1249,13 +1557,13 @@ int store_claim(store *s, long job_id, long run_id, const char *host, int rank)
     sqlite3_stmt *st = stmt(s, ST_CLAIM);
     if (!st)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, job_id);
-    bind_opt_text(st, 2, host);
-    sqlite3_bind_int(st, 3, rank);
-    if (run_id > 0)
-        sqlite3_bind_int64(st, 4, run_id);
-    sqlite3_bind_text(st, 5, now, -1, SQLITE_TRANSIENT);
-    int rc = step_done(s, st, "claim a job");
+    int rc;
+    if ((rc = bind_i64(s, st, 1, job_id)) || (rc = bind_txt(s, st, 2, host)) ||
+        (rc = bind_i64(s, st, 3, rank)) ||
+        (rc = run_id > 0 ? bind_i64(s, st, 4, run_id) : bind_null(s, st, 4)) ||
+        (rc = bind_txt(s, st, 5, now)))
+        return rc;
+    rc = step_done(s, st, "claim a job");
     if (rc == STORE_OK && sqlite3_changes(s->db) != 1)
         rc = fail(s, STORE_ERROR, "cannot claim job %ld: %s, not pending", job_id,
                   job_status_text(s, job_id, why));
@@ -1269,8 +1577,9 @@ int store_checkpoint_get(store *s, long job_id, void **buf, size_t *n)
     sqlite3_stmt *st = stmt(s, ST_CKPT_GET);
     if (!st)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, job_id);
-    int rc = sqlite3_step(st);
+    if (bind_i64(s, st, 1, job_id) != STORE_OK)
+        return STORE_ERROR;
+    int rc = step(s, st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
         return STORE_OK;
@@ -1297,19 +1606,14 @@ int store_checkpoint_get(store *s, long job_id, void **buf, size_t *n)
 
 /* ---------------------------------------------------------------- results */
 
-/* Bind a real, NULL when not finite; the sqlite3_bind_* result. */
-static int bind_real(sqlite3_stmt *st, int i, double v)
-{
-    return isfinite(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
-}
-
 /* Delete one job's rows with the prepared statement `id` (job id as ?1). */
 static int delete_job_rows(store *s, int id, long job_id, const char *what)
 {
     sqlite3_stmt *del = stmt(s, id);
     if (!del)
         return STORE_ERROR;
-    sqlite3_bind_int64(del, 1, job_id);
+    if (bind_i64(s, del, 1, job_id) != STORE_OK)
+        return STORE_ERROR;
     return step_done(s, del, what);
 }
 
@@ -1319,15 +1623,10 @@ static int ins_curve(store *s, long job_id, const train_curve_row *rows, size_t 
     sqlite3_stmt *ins = stmt(s, ST_CURVE_INS);
     int rc = ins ? STORE_OK : STORE_ERROR;
     for (size_t i = 0; i < n && rc == STORE_OK; i++) {
-        sqlite3_reset(ins);
-        int brc = sqlite3_bind_int64(ins, 1, job_id);
-        if (brc == SQLITE_OK)
-            brc = sqlite3_bind_int64(ins, 2, rows[i].iter);
-        if (brc == SQLITE_OK)
-            brc = bind_real(ins, 3, rows[i].loss);
-        if (brc == SQLITE_OK)
-            brc = bind_real(ins, 4, rows[i].accuracy);
-        rc = brc != SQLITE_OK ? sqlfail(s, "bind a curve row") : step_done(s, ins, "insert a curve row");
+        if ((rc = bind_i64(s, ins, 1, job_id)) || (rc = bind_i64(s, ins, 2, rows[i].iter)) ||
+            (rc = bind_dbl(s, ins, 3, rows[i].loss)) || (rc = bind_dbl(s, ins, 4, rows[i].accuracy)))
+            break;
+        rc = step_done(s, ins, "insert a curve row");
     }
     return rc;
 }
@@ -1341,22 +1640,36 @@ static int ins_lyap(store *s, long job_id, const train_lyap_row *rows, size_t n)
         const train_lyap_row *l = &rows[i];
         if (l->phase < PHASE_INIT || l->phase > PHASE_TRAINED)
             return fail(s, STORE_ERROR, "job %ld: exponent row with phase %d", job_id, l->phase);
-        sqlite3_reset(ins);
-        int brc = sqlite3_bind_int64(ins, 1, job_id);
-        if (brc == SQLITE_OK)
-            brc = sqlite3_bind_text(ins, 2, phase_names[l->phase], -1, SQLITE_STATIC);
-        if (brc == SQLITE_OK)
-            brc = sqlite3_bind_int64(ins, 3, l->iter);
-        if (brc == SQLITE_OK)
-            brc = sqlite3_bind_int(ins, 4, l->idx);
-        if (brc == SQLITE_OK)
-            brc = bind_real(ins, 5, l->mean);
-        if (brc == SQLITE_OK)
-            brc = bind_real(ins, 6, l->sd);
-        rc = brc != SQLITE_OK ? sqlfail(s, "bind an exponent row")
-                              : step_done(s, ins, "insert an exponent row");
+        if ((rc = bind_i64(s, ins, 1, job_id)) || (rc = bind_txt(s, ins, 2, phase_names[l->phase])) ||
+            (rc = bind_i64(s, ins, 3, l->iter)) || (rc = bind_i64(s, ins, 4, l->idx)) ||
+            (rc = bind_dbl(s, ins, 5, l->mean)) || (rc = bind_dbl(s, ins, 6, l->sd)))
+            break;
+        rc = step_done(s, ins, "insert an exponent row");
     }
     return rc;
+}
+
+/* Upsert n diagnostic rows of a job. */
+static int ins_diag(store *s, long job_id, const train_diag_row *rows, size_t n)
+{
+    sqlite3_stmt *ins = stmt(s, ST_DIAG_INS);
+    int rc = ins ? STORE_OK : STORE_ERROR;
+    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+        const char *name = train_diag_name(rows[i].name);
+        if (!name)
+            return fail(s, STORE_ERROR, "job %ld: diagnostic row with name %d", job_id, rows[i].name);
+        if ((rc = bind_i64(s, ins, 1, job_id)) || (rc = bind_i64(s, ins, 2, rows[i].iter)) ||
+            (rc = bind_txt(s, ins, 3, name)) || (rc = bind_dbl(s, ins, 4, rows[i].value)))
+            break;
+        rc = step_done(s, ins, "insert a diagnostic row");
+    }
+    return rc;
+}
+
+static int put_diag(store *s, const store_result *r)
+{
+    int rc = delete_job_rows(s, ST_DIAG_DEL, r->job_id, "delete diagnostic rows");
+    return rc == STORE_OK ? ins_diag(s, r->job_id, r->diag, r->ndiag) : rc;
 }
 
 static int put_curve(store *s, const store_result *r)
@@ -1402,11 +1715,10 @@ static int put_weights(store *s, const store_result *r)
             rc = STORE_ERROR;
             break;
         }
-        sqlite3_bind_int64(ins, 1, r->job_id);
-        sqlite3_bind_text(ins, 2, rnn_tensor_name(t), -1, SQLITE_STATIC);
-        sqlite3_bind_int(ins, 3, rows);
-        sqlite3_bind_int(ins, 4, cols);
-        sqlite3_bind_blob64(ins, 5, n ? (const void *)data : "", n * sizeof(double), SQLITE_STATIC);
+        if ((rc = bind_i64(s, ins, 1, r->job_id)) || (rc = bind_txt(s, ins, 2, rnn_tensor_name(t))) ||
+            (rc = bind_i64(s, ins, 3, rows)) || (rc = bind_i64(s, ins, 4, cols)) ||
+            (rc = bind_blob(s, ins, 5, data, n * sizeof(double))))
+            break;
         rc = step_done(s, ins, "insert weights");
     }
     free(swap);
@@ -1419,11 +1731,10 @@ static int put_checkpoint(store *s, const store_result *r, const char *now)
         sqlite3_stmt *st = stmt(s, ST_CKPT_PUT);
         if (!st)
             return STORE_ERROR;
-        sqlite3_bind_int64(st, 1, r->job_id);
-        if (r->ncurve)
-            sqlite3_bind_int64(st, 2, r->curve[r->ncurve - 1].iter);
-        sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, 4, r->checkpoint, r->checkpoint_size, SQLITE_STATIC);
+        if (bind_i64(s, st, 1, r->job_id) ||
+            (r->ncurve ? bind_i64(s, st, 2, r->curve[r->ncurve - 1].iter) : bind_null(s, st, 2)) ||
+            bind_txt(s, st, 3, now) || bind_blob(s, st, 4, r->checkpoint, r->checkpoint_size))
+            return STORE_ERROR;
         return step_done(s, st, "store the checkpoint");
     }
     if (r->status == JOB_PENDING)
@@ -1445,21 +1756,15 @@ int store_result_put(store *s, const store_result *r)
         rc = STORE_ERROR;
         goto out;
     }
-    sqlite3_bind_int64(st, 1, r->job_id);
-    sqlite3_bind_text(st, 2, status_names[r->status], -1, SQLITE_STATIC);
-    bind_opt_text(st, 3, r->host);
-    sqlite3_bind_int(st, 4, r->rank);
-    if (r->status != JOB_PENDING)
-        sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 6, isfinite(r->wall_seconds) ? r->wall_seconds : 0);
-    bind_real(st, 7, r->test_loss);
-    bind_real(st, 8, r->test_accuracy);
-    bind_real(st, 12, r->val_loss);
-    bind_real(st, 13, r->val_accuracy);
-    if (r->ncurve)
-        sqlite3_bind_int64(st, 9, r->curve[r->ncurve - 1].iter);
-    bind_opt_text(st, 10, r->error);
-    sqlite3_bind_int(st, 11, r->status == JOB_PENDING);
+    if ((rc = bind_i64(s, st, 1, r->job_id)) || (rc = bind_txt(s, st, 2, status_names[r->status])) ||
+        (rc = bind_txt(s, st, 3, r->host)) || (rc = bind_i64(s, st, 4, r->rank)) ||
+        (rc = bind_txt(s, st, 5, r->status != JOB_PENDING ? now : NULL)) ||
+        (rc = bind_dbl(s, st, 6, isfinite(r->wall_seconds) ? r->wall_seconds : 0)) ||
+        (rc = bind_dbl(s, st, 7, r->test_loss)) || (rc = bind_dbl(s, st, 8, r->test_accuracy)) ||
+        (rc = r->ncurve ? bind_i64(s, st, 9, r->curve[r->ncurve - 1].iter) : bind_null(s, st, 9)) ||
+        (rc = bind_txt(s, st, 10, r->error)) || (rc = bind_i64(s, st, 11, r->status == JOB_PENDING)) ||
+        (rc = bind_dbl(s, st, 12, r->val_loss)) || (rc = bind_dbl(s, st, 13, r->val_accuracy)))
+        goto out;
     if ((rc = step_done(s, st, "update the job")) != STORE_OK)
         goto out;
     if (sqlite3_changes(s->db) != 1) {
@@ -1469,6 +1774,8 @@ int store_result_put(store *s, const store_result *r)
     rc = put_curve(s, r);
     if (rc == STORE_OK)
         rc = put_lyap(s, r);
+    if (rc == STORE_OK)
+        rc = put_diag(s, r);
     if (rc == STORE_OK && r->weights)
         rc = put_weights(s, r);
     if (rc == STORE_OK)
@@ -1482,7 +1789,8 @@ out:
 }
 
 int store_progress(store *s, long job_id, long iters_done, const train_curve_row *curve,
-                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap)
+                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap,
+                   const train_diag_row *diag, size_t ndiag)
 {
     int rc = begin(s);
     if (rc != STORE_OK)
@@ -1490,15 +1798,15 @@ int store_progress(store *s, long job_id, long iters_done, const train_curve_row
     sqlite3_stmt *st = stmt(s, ST_PROGRESS);
     if (!st)
         rc = STORE_ERROR;
-    else if (sqlite3_bind_int64(st, 1, job_id) != SQLITE_OK ||
-             sqlite3_bind_int64(st, 2, iters_done) != SQLITE_OK)
-        rc = sqlfail(s, "bind progress");
-    else
+    else if ((rc = bind_i64(s, st, 1, job_id)) == STORE_OK &&
+             (rc = bind_i64(s, st, 2, iters_done)) == STORE_OK)
         rc = step_done(s, st, "record progress");
     if (rc == STORE_OK && sqlite3_changes(s->db) == 1) { /* still running: its rows count */
         rc = ins_curve(s, job_id, curve, ncurve);
         if (rc == STORE_OK)
             rc = ins_lyap(s, job_id, lyap, nlyap);
+        if (rc == STORE_OK)
+            rc = ins_diag(s, job_id, diag, ndiag);
     }
     if (rc == STORE_OK)
         rc = commit(s);
@@ -1514,8 +1822,7 @@ int store_job_config(store *s, long job_id, config *c, int *status)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, "SELECT config, status FROM jobs WHERE id = ?1", -1, &st, NULL))
         return sqlfail(s, "prepare");
-    sqlite3_bind_int64(st, 1, job_id);
-    int rc = sqlite3_step(st);
+    int rc = bind_i64(s, st, 1, job_id) == STORE_OK ? step(s, st) : SQLITE_ERROR;
     if (rc == SQLITE_ROW) {
         rc = parse_canonical(s, job_id, (const char *)sqlite3_column_text(st, 0), c);
         if (status)
@@ -1540,9 +1847,9 @@ int store_weights_get(store *s, long job_id, rnn_params *p)
     int rc = STORE_OK;
     for (int t = 0; t < RNN_NTENSORS && rc == STORE_OK; t++) {
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, job_id);
-        sqlite3_bind_text(st, 2, rnn_tensor_name(t), -1, SQLITE_STATIC);
-        int sr = sqlite3_step(st);
+        if ((rc = bind_i64(s, st, 1, job_id)) || (rc = bind_txt(s, st, 2, rnn_tensor_name(t))))
+            break;
+        int sr = step(s, st);
         if (sr == SQLITE_DONE) {
             rc = fail(s, STORE_REFUSED, "job %ld has no stored %s weights", job_id, rnn_tensor_name(t));
             break;
@@ -1586,7 +1893,7 @@ static int status_counts(store *s, sqlite3_int64 cnt[6])
     if (sqlite3_prepare_v2(s->db, "SELECT status, count(*) FROM jobs GROUP BY status", -1, &st, NULL))
         return sqlfail(s, "count jobs");
     int sr;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((sr = step(s, st)) == SQLITE_ROW) {
         int i = status_parse((const char *)sqlite3_column_text(st, 0));
         if (i >= 0)
             cnt[i] = sqlite3_column_int64(st, 1);
@@ -1621,7 +1928,7 @@ static int print_axis(store *s, FILE *f, const char *key)
         return rc;
     if (ndist > 20) {
         snprintf(sql, sizeof sql, "SELECT MIN(\"%s\"), MAX(\"%s\") FROM jobs", key, key);
-        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK || step(s, st) != SQLITE_ROW) {
             sqlite3_finalize(st);
             return sqlfail(s, "read an axis");
         }
@@ -1642,7 +1949,7 @@ static int print_axis(store *s, FILE *f, const char *key)
     int have = 0, sr;
     sqlite3_int64 cnt[6] = {0};
     for (;;) {
-        sr = sqlite3_step(st);
+        sr = step(s, st);
         const char *v = sr == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
         if (have && (sr != SQLITE_ROW || strncmp(v ? v : "", cur, sizeof cur - 1) != 0)) {
             fprintf(f, "    %-12s", cur);
@@ -1674,7 +1981,7 @@ static int print_running(store *s, FILE *f)
                            -1, &st, NULL) != SQLITE_OK)
         return sqlfail(s, "read running jobs");
     int sr, first = 1;
-    while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((sr = step(s, st)) == SQLITE_ROW) {
         char age[32];
         if (first)
             fprintf(f, "running:\n");
@@ -1700,7 +2007,7 @@ static int print_runs(store *s, FILE *f, sqlite3_int64 remaining)
                            " (SELECT AVG(wall_seconds) FROM jobs WHERE status IN ('done', 'diverged'))"
                            " FROM runs ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
         return sqlfail(s, "read runs");
-    int sr = sqlite3_step(st);
+    int sr = step(s, st);
     if (sr == SQLITE_ROW) {
 #define TXT(i) (sqlite3_column_bytes(st, i) == 0 ? "-" : (const char *)sqlite3_column_text(st, i))
         int fin = sqlite3_column_type(st, 3) != SQLITE_NULL;

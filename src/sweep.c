@@ -1,13 +1,21 @@
 /* sweep.c — sweep files: INI text -> a deduplicated grid of resolved job configs.
  *
- * The file is read whole (at most SWEEP_MAX_BYTES) and screened before inih
- * sees it: a NUL byte, a control byte other than tab/CR/LF or invalid UTF-8
- * means a binary file, and a line longer than LINE_MAX_CHARS characters
- * (inih's INI_MAX_LINE of 200 bytes minus CR, LF and NUL) is refused, since
- * inih would otherwise split it silently.  inih then parses the text through
- * our own line reader, which counts lines (so the handler knows where it is)
- * and strips leading blanks (so no line is ever taken as an inih multi-line
- * continuation; an indented stray value is a malformed line instead).
+ * The file is read whole (at most SWEEP_MAX_BYTES; a regular file only) and
+ * screened before inih sees it (sweeptext.c): a NUL byte, a control byte
+ * other than tab/CR/LF or invalid UTF-8 means a binary file, and a line of
+ * more than LINE_MAX_CHARS characters, not counting its line end, is
+ * refused.  Section headers are read by us first (scan_headers), so that a
+ * section without keys still counts and a name over SECTION_MAX_CHARS
+ * characters is refused: inih would cut it to 49 bytes and so make a
+ * phantom section.  inih then parses the text through our own line reader,
+ * which counts lines (so the handler knows where it is) and hands inih only
+ * what it parses, so inih's 200-byte line buffer never cuts a line: no line
+ * end, BOM or leading blanks (so no line is ever taken as an inih multi-line
+ * continuation; an indented stray value is a malformed line instead), only
+ * the prefix of a comment line, `[name]` of a header, and a `key = value`
+ * line up to its comment.  The handler takes the section from the reader,
+ * never inih's truncated copy.  Keys and values are ASCII; non-ASCII text
+ * may stand only in comments and section names.
  *
  * Each `key = value` becomes an entry: the key's index in the config key
  * table and its values, parsed once (a list `a, b, c` and inclusive integer
@@ -27,16 +35,22 @@
 #include <ini.h>
 
 #include <ctype.h>
-#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "sweeptext.h"
 
 #define SWEEP_MAX_BYTES (16L << 20)
 #define SWEEP_MAX_JOBS 1000000UL
-#define LINE_MAX_CHARS (INI_MAX_LINE - 3)
+/* inih's line buffer (INI_MAX_LINE bytes) less its NUL: the reader hands
+ * inih at most this many bytes of a line, and what it hands of a line of at
+ * most this many characters is ASCII or a header of SECTION_MAX_CHARS. */
+#define LINE_MAX_CHARS (INI_MAX_LINE - 1)
+/* inih's MAX_SECTION (50) less its NUL. */
+#define SECTION_MAX_CHARS 49
 
 struct sweep {
     char *text;       /* the file as read, NUL-terminated */
@@ -63,7 +77,9 @@ typedef struct parse {
     const char *text;
     size_t len, pos;  /* reader position */
     int lineno;       /* line the reader handed out last */
+    int cursec;       /* section of that line: -1 = top level, else index into sections */
     int toolong;      /* line that did not fit inih's buffer, 0 = none */
+    int cont;         /* entry an indented next line continues, -1 = none */
     char **sections;  /* (nsections) names in order of first appearance */
     size_t nsections;
     entry *e;         /* (ne) in file order */
@@ -97,119 +113,94 @@ static uint64_t fnv1a(const char *s, size_t n)
     return h;
 }
 
-/* 0 if text[0..n) is text: valid UTF-8 without NUL or control bytes other
- * than tab, CR and LF.  Otherwise -1 with the offending byte and its line. */
-static int screen_text(const char *text, size_t n, unsigned *bad, int *line)
+static int section_index(parse *p, const char *name, size_t n);
+static int is_continuation(const char *s, size_t n);
+static void continue_list(parse *p, const char *s, size_t n);
+
+/* The part of a line (s[0..*n), line end removed) that inih reads: without a
+ * BOM on line 1 and without leading blanks (inih's isspace). */
+static const char *line_body(const char *s, size_t *n, int line)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    *line = 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned c = s[i];
-        if (c == '\n') {
-            ++*line;
-            continue;
-        }
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
-                *bad = c;
-                return -1;
-            }
-            continue;
-        }
-        /* Multi-byte UTF-8: lead byte, then 1..3 continuation bytes. */
-        size_t extra = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
-                     : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
-        if (!extra || i + extra > n - 1) {
-            *bad = c;
-            return -1;
-        }
-        for (size_t j = 1; j <= extra; j++)
-            if ((s[i + j] & 0xc0) != 0x80) {
-                *bad = c;
-                return -1;
-            }
-        i += extra;
+    if (line == 1 && *n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+        s += 3;
+        *n -= 3;
     }
-    return 0;
+    while (*n && isspace((unsigned char)*s)) {
+        s++;
+        --*n;
+    }
+    return s;
 }
 
-/* Longest line (without its LF) and where it is. */
-static size_t longest_line(const char *text, size_t n, int *line)
+/* If the body s[0..n) is a section header `[name]...`: name's start, and its
+ * length in *len; else NULL. */
+static const char *header_name(const char *s, size_t n, size_t *len)
 {
-    size_t best = 0, cur = 0;
-    int l = 1;
-    *line = 1;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || text[i] == '\n') {
-            if (cur > best) {
-                best = cur;
-                *line = l;
-            }
-            cur = 0;
-            l++;
-        } else {
-            cur++;
-        }
-    }
-    return best;
-}
-
-/* Read the whole file; NULL with err on failure. */
-static char *read_file(const char *path, size_t *len, char err[SWEEP_ERRLEN])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, SWEEP_ERRLEN, "%s: cannot open: %s", path, strerror(errno));
+    const char *close = n && *s == '[' ? memchr(s, ']', n) : NULL;
+    if (!close)
         return NULL;
-    }
-    struct stat st;
-    char *buf = NULL;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, SWEEP_ERRLEN, "%s: not a regular file", path);
-        goto fail;
-    }
-    if (st.st_size > SWEEP_MAX_BYTES) {
-        snprintf(err, SWEEP_ERRLEN, "%s: %lld bytes is too large for a sweep file", path,
-                 (long long)st.st_size);
-        goto fail;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        snprintf(err, SWEEP_ERRLEN, "%s: out of memory", path);
-        goto fail;
-    }
-    *len = fread(buf, 1, (size_t)st.st_size, f);
-    if (ferror(f)) {
-        snprintf(err, SWEEP_ERRLEN, "%s: read error: %s", path, strerror(errno));
-        goto fail;
-    }
-    buf[*len] = 0;
-    fclose(f);
-    return buf;
-fail:
-    free(buf);
-    fclose(f);
-    return NULL;
+    *len = (size_t)(close - s - 1);
+    return s + 1;
 }
 
-/* inih line reader over p->text: one line per call (lines were checked to
- * fit), leading blanks removed; counts lines. */
+/* How much of the body s[0..n) of line p->lineno inih gets: the prefix of a
+ * comment, `[name]` of a header (or `[` alone when there is no `]`, which inih
+ * reports), a key line up to its comment (`;` after a blank, as inih cuts it,
+ * or `#` after the `=`/`:`, as the handler does).  Sets p->cursec. */
+static size_t inih_part(parse *p, const char *s, size_t n)
+{
+    size_t len;
+    if (n == 0 || *s == ';' || *s == '#')
+        return n ? 1 : 0;
+    if (*s == '[') {
+        const char *name = header_name(s, n, &len);
+        if (name && (p->cursec = section_index(p, name, len)) < 0)
+            perr(p, p->lineno, "out of memory");
+        return name ? len + 2 : 1;
+    }
+    size_t end = n;
+    for (size_t i = 1; i < n; i++)
+        if (s[i] == ';' && isspace((unsigned char)s[i - 1])) {
+            end = i;
+            break;
+        }
+    const char *sep = NULL;
+    for (size_t i = 0; i < end && !sep; i++)
+        if (s[i] == '=' || s[i] == ':')
+            sep = s + i;
+    const char *hash = sep ? memchr(sep, '#', end - (size_t)(sep - s)) : NULL;
+    if (hash)
+        end = (size_t)(hash - s);
+    for (size_t i = 0; i < end; i++)
+        if ((unsigned char)s[i] >= 0x80) {
+            perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
+                               "comments and section names)");
+            return 0; /* the error is recorded; inih gets a blank line */
+        }
+    return end;
+}
+
+/* inih line reader over p->text: one line per call, what inih_part keeps of
+ * it; counts lines. */
 static char *reader(char *str, int num, void *stream)
 {
     parse *p = stream;
     if (p->pos >= p->len)
         return NULL;
-    const char *s = p->text + p->pos;
-    size_t rest = p->len - p->pos;
-    const char *nl = memchr(s, '\n', rest);
-    size_t n = nl ? (size_t)(nl - s) + 1 : rest;
-    p->pos += n;
-    p->lineno++;
-    while (n && (*s == ' ' || *s == '\t')) {
-        s++;
-        n--;
+    size_t n;
+    const char *s = sweeptext_line(p->text, p->len, &p->pos, &n);
+    if (p->cont >= 0 && is_continuation(s, n)) {
+        ++p->lineno;
+        s = line_body(s, &n, p->lineno);
+        continue_list(p, s, n);
+        str[0] = 0;
+        return str;
     }
+    s = line_body(s, &n, ++p->lineno);
+    n = inih_part(p, s, n);
+    p->cont = -1; /* only the key line right above (or a continuation) opens a list */
     if (n + 1 > (size_t)num) {
+        /* Cannot happen with inih's 200 bytes (see LINE_MAX_CHARS); never cut silently. */
         if (!p->toolong)
             p->toolong = p->lineno;
         n = (size_t)num - 1;
@@ -229,16 +220,17 @@ static char *trim(char *s)
     return s;
 }
 
-static int section_index(parse *p, const char *name)
+/* Index of the section name[0..n), added if new; -1 if out of memory. */
+static int section_index(parse *p, const char *name, size_t n)
 {
     for (size_t i = 0; i < p->nsections; i++)
-        if (strcmp(p->sections[i], name) == 0)
+        if (strlen(p->sections[i]) == n && memcmp(p->sections[i], name, n) == 0)
             return (int)i;
     char **ns = realloc(p->sections, (p->nsections + 1) * sizeof *ns);
     if (!ns)
         return -1;
     p->sections = ns;
-    if (!(ns[p->nsections] = strdup(name)))
+    if (!(ns[p->nsections] = strndup(name, n)))
         return -1;
     return (int)p->nsections++;
 }
@@ -284,7 +276,59 @@ static int push_values(parse *p, entry *e, size_t more)
     return 0;
 }
 
-/* One list item: a value or, for integer keys, an inclusive range a..b. */
+/* linspace(a, b, n) / logspace(a, b, n): n values from a to b inclusive,
+ * evenly spaced (a + i (b - a) / (n - 1)) or geometrically spaced
+ * (a (b / a)^(i / (n - 1)), a and b > 0), the end values exactly a and b;
+ * each value goes through config_set (bounds, integer keys: it must be an
+ * integer).  Returns 0, 1 if item is not such a call, -1 after an error. */
+static int add_spaced(parse *p, entry *e, const char *item)
+{
+    size_t nk;
+    const config_key *key = &config_keys(&nk)[e->key];
+    int geo;
+    if (strncmp(item, "linspace(", 9) == 0)
+        geo = 0;
+    else if (strncmp(item, "logspace(", 9) == 0)
+        geo = 1;
+    else
+        return 1;
+    const char *fn = geo ? "logspace" : "linspace";
+    double a, b;
+    long n;
+    char tail;
+    if (sscanf(item + 9, "%lf ,%lf ,%ld )%c", &a, &b, &n, &tail) != 3 || item[strlen(item) - 1] != ')')
+        return perr(p, p->lineno, "key '%s': '%s' is not %s(a, b, n)", key->name, item, fn), -1;
+    if (key->kind == CK_ENUM)
+        return perr(p, p->lineno, "key '%s': %s needs a numeric key", key->name, fn), -1;
+    if (!isfinite(a) || !isfinite(b) || n < 2 || (unsigned long)n > SWEEP_MAX_JOBS)
+        return perr(p, p->lineno, "key '%s': %s(a, b, n) needs finite a, b and 2 <= n <= %lu",
+                    key->name, fn, SWEEP_MAX_JOBS), -1;
+    if (geo && !(a > 0 && b > 0))
+        return perr(p, p->lineno, "key '%s': logspace(a, b, n) needs a > 0 and b > 0", key->name), -1;
+    if (push_values(p, e, (size_t)n))
+        return -1;
+    for (long i = 0; i < n; i++) {
+        const double t = (double)i / (double)(n - 1);
+        double v = i == 0 ? a : i == n - 1 ? b : geo ? a * exp(t * log(b / a)) : a + t * (b - a);
+        char text[64];
+        if (key->kind == CK_INT) {
+            const double r = nearbyint(v);
+            if (fabs(v - r) > 1e-9 * fmax(1.0, fabs(r)))
+                return perr(p, p->lineno, "key '%s': %s gives %.17g, not an integer", key->name,
+                            fn, v), -1;
+            snprintf(text, sizeof text, "%.0f", r);
+        } else {
+            snprintf(text, sizeof text, "%.17g", v);
+        }
+        if (item_value(p, e->key, text, &e->vals[e->nvals]))
+            return -1;
+        e->nvals++;
+    }
+    return 0;
+}
+
+/* One list item: a value, linspace(a, b, n) or logspace(a, b, n), or for
+ * integer keys an inclusive range a..b. */
 static int add_item(parse *p, entry *e, char *item, const char *whole)
 {
     size_t nk;
@@ -292,6 +336,9 @@ static int add_item(parse *p, entry *e, char *item, const char *whole)
     item = trim(item);
     if (!*item)
         return perr(p, p->lineno, "key '%s': empty item in list '%s'", key->name, whole), -1;
+    int sp = add_spaced(p, e, item);
+    if (sp <= 0)
+        return sp;
     char *dots = strstr(item, "..");
     if (!dots) {
         if (push_values(p, e, 1) || item_value(p, e->key, item, &e->vals[e->nvals]))
@@ -321,10 +368,104 @@ static int add_item(parse *p, entry *e, char *item, const char *whole)
     return 0;
 }
 
-/* inih handler: one `name = value` in `section`, on line p->lineno. */
+/* The comma at depth 0 in s (commas inside linspace(...) do not split), or NULL. */
+static char *list_comma(char *s)
+{
+    int depth = 0;
+    for (; *s; s++) {
+        if (*s == '(')
+            depth++;
+        else if (*s == ')' && depth > 0)
+            depth--;
+        else if (*s == ',' && depth == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Add the comma-separated items of s to e.  A trailing comma is allowed
+ * only when the list continues on the next line (more = 1). */
+static int add_items(parse *p, entry *e, char *s, const char *whole, int more)
+{
+    int rc = 0;
+    /* Split at commas by hand: strtok would merge empty items. */
+    while (rc == 0 && s) {
+        char *comma = list_comma(s);
+        if (comma)
+            *comma = 0;
+        if (comma && more && !*trim(comma + 1))
+            comma = NULL; /* "a, b," then the next line */
+        rc = add_item(p, e, s, whole);
+        s = comma ? comma + 1 : NULL;
+    }
+    return rc;
+}
+
+/* Is s[0..n) a continuation line: it starts with a blank, has text, and is
+ * not a comment, a header or a `key = value` line? */
+static int is_continuation(const char *s, size_t n)
+{
+    if (!n || (*s != ' ' && *s != '\t') || memchr(s, '=', n) || memchr(s, ':', n))
+        return 0;
+    while (n && isspace((unsigned char)*s))
+        s++, n--;
+    return n && *s != '#' && *s != ';' && *s != '[';
+}
+
+static int continued(const parse *p)
+{
+    size_t pos = p->pos, n;
+    if (pos >= p->len)
+        return 0;
+    const char *s = sweeptext_line(p->text, p->len, &pos, &n);
+    return is_continuation(s, n);
+}
+
+/* An indented line without '=' or ':' right after a key line (or after
+ * another such line) continues that key's list: its items (a comment cut)
+ * are added to the entry here, and inih gets a blank line.  An indented
+ * `key = value` line stays a key line, as in every INI reader. */
+static void continue_list(parse *p, const char *s, size_t n)
+{
+    if (p->errline)
+        return;
+    entry *e = &p->e[p->cont];
+    char *v = strndup(s, n);
+    if (!v) {
+        perr(p, p->lineno, "out of memory");
+        return;
+    }
+    char *hash = strchr(v, '#');
+    if (hash)
+        *hash = 0;
+    for (char *c = v; *c; c++)
+        if (*c == ';' && c > v && isspace((unsigned char)c[-1])) {
+            *c = 0;
+            break;
+        }
+    char *t = trim(v);
+    for (const char *c = t; *c; c++)
+        if ((unsigned char)*c >= 0x80) {
+            perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
+                               "comments and section names)");
+            free(v);
+            return;
+        }
+    char *whole = strdup(t);
+    if (!whole)
+        perr(p, p->lineno, "out of memory");
+    else
+        add_items(p, e, t, whole, continued(p));
+    free(whole);
+    free(v);
+}
+
+/* inih handler: one `name = value` on line p->lineno, in section p->cursec
+ * (inih's `section` may be cut to 49 bytes; it is not used). */
 static int handler(void *user, const char *section, const char *name, const char *value_text)
 {
     parse *p = user;
+    (void)section;
     if (p->errline)
         return 1;  /* keep the first error; inih already knows its line */
     int line = p->lineno;
@@ -333,9 +474,7 @@ static int handler(void *user, const char *section, const char *name, const char
         return perr(p, line, "unknown key '%s'", name);
     size_t nk;
     const config_key *key = &config_keys(&nk)[k];
-    int sec = -1;
-    if (*section && (sec = section_index(p, section)) < 0)
-        return perr(p, line, "out of memory");
+    int sec = p->cursec;
     for (size_t i = 0; i < p->ne; i++)
         if (p->e[i].key == k && p->e[i].section == sec)
             return perr(p, line, "key '%s' repeated (first set on line %d)", key->name,
@@ -351,75 +490,63 @@ static int handler(void *user, const char *section, const char *name, const char
     entry *e = &p->e[p->ne++];
     *e = (entry){.key = k, .line = line, .section = sec};
 
-    /* inih cuts `; comment` only; cut `# comment` here. */
+    /* Comments were cut by the reader (`#`) and inih (`;`). */
     char *v = strdup(value_text), *whole = NULL;
     if (!v || !(whole = strdup(value_text))) {
         free(v);
         return perr(p, line, "out of memory");
     }
-    char *hash = strchr(v, '#');
-    if (hash)
-        *hash = 0;
     char *s = trim(v);
     snprintf(whole, strlen(value_text) + 1, "%s", s);
     int rc = *s ? 0 : (perr(p, line, "key '%s': empty value", key->name), -1);
-    /* Split at commas by hand: strtok would merge empty items. */
-    while (rc == 0 && s) {
-        char *comma = strchr(s, ',');
-        if (comma)
-            *comma = 0;
-        rc = add_item(p, e, s, whole);
-        s = comma ? comma + 1 : NULL;
-    }
+    if (rc == 0)
+        rc = add_items(p, e, s, whole, continued(p));
     free(whole);
     free(v);
+    if (rc == 0)
+        p->cont = (int)(p->ne - 1); /* an indented next line continues this list */
     return rc == 0;
 }
 
 /* Section names from the headers themselves, so that a section without keys
- * still counts (its grid is the top level's). */
+ * still counts (its grid is the top level's); empty and over-long names, and
+ * text after the ']' other than a comment, are refused. */
 static int scan_headers(parse *p)
 {
-    const char *s = p->text, *end = p->text + p->len;
-    int line = 0;
-    while (s < end) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        const char *e = nl ? nl : end;
-        line++;
-        while (s < e && (*s == ' ' || *s == '\t'))
-            s++;
-        if (line == 1 && e - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-            s += 3;
-        if (s < e && *s == '[') {
-            const char *close = memchr(s, ']', (size_t)(e - s));
-            if (close) {
-                char name[INI_MAX_LINE];
-                size_t n = (size_t)(close - s - 1);
-                memcpy(name, s + 1, n);
-                name[n] = 0;
-                if (!*name)
-                    return perr(p, line, "empty section name"), -1;
-                if (section_index(p, name) < 0)
-                    return perr(p, line, "out of memory"), -1;
-            }
-        }
-        s = nl ? nl + 1 : end;
+    size_t pos = 0, n, len;
+    for (int line = 1; pos < p->len; line++) {
+        const char *s = sweeptext_line(p->text, p->len, &pos, &n);
+        s = line_body(s, &n, line);
+        const char *name = header_name(s, n, &len);
+        if (!name)
+            continue;
+        if (len == 0)
+            return perr(p, line, "empty section name"), -1;
+        size_t chars = sweeptext_chars(name, len);
+        if (chars > SECTION_MAX_CHARS)
+            return perr(p, line, "section name of %zu characters is longer than the %d allowed",
+                        chars, SECTION_MAX_CHARS), -1;
+        /* inih ignores whatever follows the ']': only a comment may. */
+        const char *rest = name + len + 1, *end = s + n;
+        while (rest < end && isspace((unsigned char)*rest))
+            rest++;
+        if (rest < end && *rest != '#' && *rest != ';')
+            return perr(p, line, "text after the section header (only a comment may follow ']')"), -1;
+        if (section_index(p, name, len) < 0)
+            return perr(p, line, "out of memory"), -1;
     }
     return 0;
 }
 
-/* The line's text (for choosing a malformed-line message). */
-static const char *line_start(const char *text, int line)
+/* Does line `line` start with '['?  (For choosing a malformed-line message.) */
+static int line_is_header(const char *text, size_t len, int line)
 {
-    for (int l = 1; l < line && text; l++) {
-        text = strchr(text, '\n');
-        if (text)
-            text++;
-    }
-    if (text)
-        while (*text == ' ' || *text == '\t')
-            text++;
-    return text ? text : "";
+    size_t pos = 0, n = 0;
+    const char *s = text;
+    for (int l = 1; l <= line && pos < len; l++)
+        s = sweeptext_line(text, len, &pos, &n);
+    s = line_body(s, &n, line);
+    return n && *s == '[';
 }
 
 static void set_value(config *c, int k, const value *v)
@@ -614,26 +741,27 @@ static void parse_free(parse *p)
 
 sweep *sweep_load(const char *path, char err[SWEEP_ERRLEN])
 {
-    parse p = {.path = path};
+    parse p = {.path = path, .cursec = -1, .cont = -1};
     sweep *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, SWEEP_ERRLEN, "%s: out of memory", path);
         return NULL;
     }
-    if (!(s->text = read_file(path, &s->len, err)))
+    if (!(s->text = sweeptext_read(path, SWEEP_MAX_BYTES, &s->len, err, SWEEP_ERRLEN)))
         goto fail;
     s->hash = fnv1a(s->text, s->len);
 
     unsigned bad;
     int line;
-    if (screen_text(s->text, s->len, &bad, &line) != 0) {
+    size_t chars;
+    if (sweeptext_screen(s->text, s->len, &bad, &line) != 0) {
         snprintf(err, SWEEP_ERRLEN, "%s: binary file, not a sweep file (byte 0x%02x on line %d)",
                  path, bad, line);
         goto fail;
     }
-    if (longest_line(s->text, s->len, &line) > LINE_MAX_CHARS) {
-        snprintf(err, SWEEP_ERRLEN, "%s:%d: line longer than %d characters", path, line,
-                 LINE_MAX_CHARS);
+    if ((line = sweeptext_first_long_line(s->text, s->len, LINE_MAX_CHARS, &chars)) != 0) {
+        snprintf(err, SWEEP_ERRLEN, "%s:%d: line of %zu characters is longer than the %d allowed "
+                 "(not counting the line end)", path, line, chars, LINE_MAX_CHARS);
         goto fail;
     }
     p.text = s->text;
@@ -644,17 +772,16 @@ sweep *sweep_load(const char *path, char err[SWEEP_ERRLEN])
     }
     int at = ini_parse_stream(reader, &p, handler, &p);
     if (p.toolong) {
-        snprintf(err, SWEEP_ERRLEN, "%s:%d: line longer than %d characters", path, p.toolong,
-                 LINE_MAX_CHARS);
+        snprintf(err, SWEEP_ERRLEN, "%s:%d: line does not fit inih's line buffer", path,
+                 p.toolong);
         goto fail;
     }
     if (at != 0 && (p.errline == 0 || at < p.errline)) {
         /* inih's own error: a line that is neither key = value nor [section]. */
-        const char *t = line_start(s->text, at);
         snprintf(err, SWEEP_ERRLEN, "%s:%d: %s", path, at,
                  at < 0 ? "cannot parse (out of memory)"
-                 : *t == '[' ? "malformed section header (expected [name])"
-                             : "malformed line (expected key = value)");
+                 : line_is_header(s->text, s->len, at) ? "malformed section header (expected [name])"
+                                                       : "malformed line (expected key = value)");
         goto fail;
     }
     if (p.errline) {

@@ -33,7 +33,7 @@
 #include "rnnsweep/lyap.h"
 #include "rnnsweep/rule.h"
 #include "rnnsweep/task.h"
-#include "kernel.h"
+#include "train_int.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -42,33 +42,6 @@
 #include <string.h>
 #include <time.h>
 
-struct train_job {
-    config cfg;
-    uint64_t hash;
-    int T, N, I, O, B;
-    rnn_params p, p0, grad;  /* parameters now, at init, gradient */
-    double *B_fb;            /* (N,O) rflo feedback */
-    double *Q0;              /* (N,lyap_k) */
-    double *Qf;              /* (N,floss_k) */
-    double *lam;             /* (max(B,E),max(lyap_k,floss_k)) */
-    adam *opt, *fopt;        /* training and flossing Adam */
-    gsl_rng *r_task, *r_floss;
-    task_batch *tb, *fb;
-    task_batch *lyb;         /* (E trials) the first lyap_batch validation trials */
-    task_batch *ev;          /* (E trials) one evaluation chunk */
-    rnn_cache cache;         /* (T,B) training */
-    rnn_cache ecache;        /* (T,E) exponents and evaluation */
-    rule_work *rw;
-    lyap_work *lw;
-    floss_work *fw;
-    train_curve_row *curve;
-    size_t ncurve, maxcurve;
-    train_lyap_row *lrows;   /* (maxlyap) */
-    size_t nlyap, maxlyap;
-    /* counters: the resumable state */
-    long floss_done, iter;
-    int init_measured, floss_measured;
-};
 
 static uint64_t splitmix64(uint64_t x)
 {
@@ -113,6 +86,8 @@ void train_free(train_job *j)
     floss_work_free(j->fw);
     free(j->curve);
     free(j->lrows);
+    free(j->drows);
+    rnn_params_free(&j->gref);
     free(j);
 }
 
@@ -133,6 +108,8 @@ train_job *train_alloc(const config *c, char err[256])
     const int E = (int)c->lyap_batch;
     j->maxcurve = (size_t)(c->iters / c->log_every) + 2;
     j->maxlyap = (size_t)c->lyap_k * (3 + (c->lyap_every ? (size_t)(c->iters / c->lyap_every) : 0));
+    j->maxdiag = c->diag_every ? (size_t)train_diag_per_step(c->rule) *
+                                     ((size_t)(c->iters / c->diag_every) + 2) : 0;
     int ok = rnn_params_alloc(&j->p, N, I, O) == 0 && rnn_params_alloc(&j->p0, N, I, O) == 0 &&
              rnn_params_alloc(&j->grad, N, I, O) == 0 &&
              rnn_cache_alloc(&j->cache, T, B, N, O) == 0 &&
@@ -152,6 +129,9 @@ train_job *train_alloc(const config *c, char err[256])
     j->lw = lyap_work_alloc(N, (int)c->lyap_k, E);
     j->curve = calloc(j->maxcurve, sizeof *j->curve); /* zeroed: images repeat bit for bit */
     j->lrows = calloc(j->maxlyap, sizeof *j->lrows);
+    j->drows = calloc(j->maxdiag ? j->maxdiag : 1, sizeof *j->drows);
+    if (c->diag_every && train_diag_per_step(c->rule) > 4)
+        ok = ok && rnn_params_alloc(&j->gref, N, I, O) == 0;
     if (c->floss_iters > 0 || c->floss_every > 0) {
         j->fb = task_batch_alloc(c->task, B);
         j->fw = floss_work_alloc(T, B, N, I, O, (int)c->floss_k);
@@ -160,7 +140,8 @@ train_job *train_alloc(const config *c, char err[256])
             floss_work_set_target(j->fw, c->floss_target);
     }
     ok = ok && j->B_fb && j->Q0 && j->Qf && j->lam && j->opt && j->fopt && j->r_task &&
-         j->r_floss && j->tb && j->lyb && j->ev && j->rw && j->lw && j->curve && j->lrows;
+         j->r_floss && j->tb && j->lyb && j->ev && j->rw && j->lw && j->curve && j->lrows &&
+         j->drows;
     if (!ok) {
         snprintf(err, 256, "out of memory allocating a job with hidden=%d batch=%d", N, B);
         train_free(j);
@@ -249,6 +230,108 @@ static void add_curve(train_job *j, long it, double loss, double acc, const trai
         h->curve(h->ctx, row);
 }
 
+static const char *const diag_names[DIAG_COUNT] = {
+    "align_W_rec", "align_W_in", "align_b", "align_rec", "drift_W_rec", "drift_W_in", "drift_W_out"};
+
+const char *train_diag_name(int name)
+{
+    return name >= 0 && name < DIAG_COUNT ? diag_names[name] : NULL;
+}
+
+int train_diag_per_step(int rule)
+{
+    return rule == RULE_EPROP || rule == RULE_RFLO ? DIAG_COUNT : DIAG_COUNT - DIAG_DRIFT_W_REC;
+}
+
+/* cos(a, b) = a.b / (|a| |b|) over n entries; NaN if either is zero. */
+static double cosine(const double *a, const double *b, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : NAN;
+}
+
+/* ||x - x0|| / ||x0|| over n entries; NaN if x0 is zero. */
+static double drift(const double *x, const double *x0, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += (x[i] - x0[i]) * (x[i] - x0[i]);
+        r += x0[i] * x0[i];
+    }
+    return r > 0 ? sqrt(d / r) : NAN;
+}
+
+/* Diagnostic step i: j->grad holds the rule's gradient and j->cache the
+ * forward pass of this step's batch, both before the update.  For eprop and
+ * rflo, BPTT's gradient of the same pass costs one backward pass. */
+static void diagnose(train_job *j, long i, const train_hooks *h)
+{
+    const config *c = &j->cfg;
+    const int per = train_diag_per_step(c->rule);
+    if (j->ndiag + (size_t)per > j->maxdiag) /* cannot happen: maxdiag counts every step */
+        return;
+    train_diag_row *rows = j->drows + j->ndiag;
+    const rnn_params *p = &j->p, *p0 = &j->p0;
+    const size_t nrec = (size_t)j->N * j->N, nin = (size_t)j->N * j->I, nout = (size_t)j->O * j->N;
+    int k = 0;
+    if (per == DIAG_COUNT) {
+        rule_backward(RULE_BPTT, p, j->B_fb, c->activation, c->alpha, j->tb, &j->cache, &j->gref,
+                      j->rw);
+        const rnn_params *g = &j->grad, *r = &j->gref;
+        rows[k++] = (train_diag_row){i, DIAG_ALIGN_W_REC, 0, cosine(g->W_rec, r->W_rec, nrec)};
+        rows[k++] = (train_diag_row){i, DIAG_ALIGN_W_IN, 0, cosine(g->W_in, r->W_in, nin)};
+        rows[k++] = (train_diag_row){i, DIAG_ALIGN_B, 0, cosine(g->b, r->b, (size_t)j->N)};
+        /* W_in, W_rec and b lie next to each other in the flat vector */
+        rows[k++] = (train_diag_row){i, DIAG_ALIGN_REC, 0, cosine(g->data, r->data, nin + nrec + (size_t)j->N)};
+    }
+    rows[k++] = (train_diag_row){i, DIAG_DRIFT_W_REC, 0, drift(p->W_rec, p0->W_rec, nrec)};
+    rows[k++] = (train_diag_row){i, DIAG_DRIFT_W_IN, 0, drift(p->W_in, p0->W_in, nin)};
+    rows[k++] = (train_diag_row){i, DIAG_DRIFT_W_OUT, 0, drift(p->W_out, p0->W_out, nout)};
+    j->ndiag += (size_t)k;
+    if (h && h->diag)
+        h->diag(h->ctx, rows, k);
+}
+
+/* Training iteration i = j->iter: the loss of a fresh batch with the
+ * parameters after i updates, its curve row and diagnostics, then (for
+ * i < iters) the update, the Dale clamp, interleaved flossing and exponents;
+ * the counter advances.  Returns the loss (non-finite: diverged, counter
+ * not advanced). */
+static double step(train_job *j, const train_hooks *h)
+{
+    const config *c = &j->cfg;
+    const long i = j->iter;
+    task_batch_fill(j->tb, j->r_task);
+    double loss = rule_gradient(c->rule, &j->p, j->B_fb, c->activation, c->alpha, j->tb,
+                                &j->cache, &j->grad, j->rw);
+    if (!isfinite(loss))
+        return loss;
+    if (i % c->log_every == 0 || i == c->iters)
+        add_curve(j, i, loss, task_accuracy(j->tb, j->cache.y), h);
+    if (c->diag_every > 0 && (i % c->diag_every == 0 || i == c->iters))
+        diagnose(j, i, h);
+    if (i < c->iters) {
+        adam_step(j->opt, j->p.data, j->grad.data, c->lr);
+        init_dale_clamp(c, j->p.W_rec, j->N);
+        if (c->floss_every > 0 && (i + 1) % c->floss_every == 0 && !isfinite(floss_step(j)))
+            return NAN;
+        if (c->lyap_every > 0 && (i + 1) % c->lyap_every == 0 && i + 1 < c->iters)
+            measure(j, PHASE_TRAIN, i + 1, h);
+    }
+    j->iter++;
+    return loss;
+}
+
+double train_step(train_job *j)
+{
+    return j->iter <= j->cfg.iters ? step(j, NULL) : NAN;
+}
+
 /* The counters this loop leaves at each stop are restated by ckpt_expected
  * (checkpoint section below), which refuses images this loop cannot produce:
  * change both together. */
@@ -286,22 +369,9 @@ int train_run(train_job *j, const train_hooks *h)
     while (j->iter <= c->iters) {
         CHECK_STOP();
         const long i = j->iter;
-        task_batch_fill(j->tb, j->r_task);
-        double loss = rule_gradient(c->rule, &j->p, j->B_fb, c->activation, c->alpha, j->tb,
-                                    &j->cache, &j->grad, j->rw);
+        const double loss = step(j, h);
         if (!isfinite(loss))
             return TRAIN_DIVERGED;
-        if (i % c->log_every == 0 || i == c->iters)
-            add_curve(j, i, loss, task_accuracy(j->tb, j->cache.y), h);
-        if (i < c->iters) {
-            adam_step(j->opt, j->p.data, j->grad.data, c->lr);
-            init_dale_clamp(c, j->p.W_rec, j->N);
-            if (c->floss_every > 0 && (i + 1) % c->floss_every == 0 && !isfinite(floss_step(j)))
-                return TRAIN_DIVERGED;
-            if (c->lyap_every > 0 && (i + 1) % c->lyap_every == 0 && i + 1 < c->iters)
-                measure(j, PHASE_TRAIN, i + 1, h);
-        }
-        j->iter++;
         if (h && h->progress)
             stop = h->progress(h->ctx, PHASE_TRAIN, i, c->iters, loss);
     }
@@ -314,6 +384,12 @@ const train_curve_row *train_curve(const train_job *j, size_t *n)
 {
     *n = j->ncurve;
     return j->curve;
+}
+
+const train_diag_row *train_diag(const train_job *j, size_t *n)
+{
+    *n = j->ndiag;
+    return j->drows;
 }
 
 const train_lyap_row *train_lyap(const train_job *j, size_t *n)
@@ -376,267 +452,4 @@ double train_cost(const config *c)
     f += nfloss * floss_flops(c->floss_mode, T, B, N, (int)c->floss_k);
     const double nlyap = 2.0 + (c->floss_iters > 0) + (c->lyap_every ? (double)c->iters / c->lyap_every : 0);
     return f + nlyap * lyap_flops(T, B, N, (int)c->lyap_k);
-}
-
-/* ---- checkpoint: layout and validity rules in train.h ----
- *
- * The reader checks the whole image in place (it is const and may be
- * unaligned: every field is read with memcpy) and copies into the job only
- * when every check has passed, so a refused image leaves the job as
- * train_alloc made it.  The counters are checked against ckpt_expected, which
- * restates train_run's loop: change both together. */
-
-_Static_assert(sizeof(train_ckpt_head) == 160, "train_ckpt_head has no padding");
-
-/* gsl's mt19937 state (gsl/rng/mt.c), for checking a stored one: words of
- * 32 bits and a position 0..624, which gsl uses as an index unchecked. */
-typedef struct mt_state { unsigned long mt[624]; int mti; } mt_state;
-
-/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of n bytes. */
-static uint32_t crc32_ieee(const unsigned char *p, size_t n)
-{
-    uint32_t table[256];
-    for (uint32_t b = 0; b < 256; b++) {
-        uint32_t c = b;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[b] = c;
-    }
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++)
-        crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return crc ^ 0xFFFFFFFFu;
-}
-
-/* Bytes of an image with these counts (no overflow: counts already bounded). */
-static size_t ckpt_bytes(size_t nparams, size_t ncurve, size_t nlyap, size_t rt, size_t rf)
-{
-    return sizeof(train_ckpt_head) + 5 * nparams * sizeof(double) +
-           ncurve * sizeof(train_curve_row) + nlyap * sizeof(train_lyap_row) + rt + rf +
-           sizeof(uint32_t);
-}
-
-size_t train_checkpoint_size(const train_job *j)
-{
-    return ckpt_bytes(j->p.size, j->ncurve, j->nlyap, gsl_rng_size(j->r_task),
-                      gsl_rng_size(j->r_floss));
-}
-
-/* Copy n bytes to w; returns w + n. */
-static unsigned char *put(unsigned char *w, const void *src, size_t n)
-{
-    if (n)
-        memcpy(w, src, n);
-    return w + n;
-}
-
-int train_checkpoint_save(const train_job *j, void *buf, size_t n)
-{
-    const size_t need = train_checkpoint_size(j);
-    if (n < need)
-        return -1;
-    double *m, *v, *fm, *fv;
-    long *t, *ft;
-    size_t np;
-    adam_state(j->opt, &m, &v, &t, &np);
-    adam_state(j->fopt, &fm, &fv, &ft, &np);
-    train_ckpt_head hd;
-    memset(&hd, 0, sizeof hd);
-    memcpy(hd.magic, TRAIN_CKPT_MAGIC, sizeof hd.magic);
-    hd.version = TRAIN_CKPT_VERSION;
-    hd.head_size = sizeof hd;
-    hd.hash = j->hash;
-    hd.size = need;
-    hd.nparams = j->p.size;
-    hd.ncurve = j->ncurve;
-    hd.nlyap = j->nlyap;
-    hd.rng_task = gsl_rng_size(j->r_task);
-    hd.rng_floss = gsl_rng_size(j->r_floss);
-    hd.floss_done = j->floss_done;
-    hd.iter = j->iter;
-    hd.opt_t = *t;
-    hd.fopt_t = *ft;
-    hd.init_measured = j->init_measured;
-    hd.floss_measured = j->floss_measured;
-    snprintf(hd.blas_core, sizeof hd.blas_core, "%s", blasenv_core());
-    snprintf(hd.simd, sizeof hd.simd, "%s", kernel_simd());
-    /* One statement per section: the layout is the order of these lines. */
-    const size_t pb = j->p.size * sizeof(double);
-    unsigned char *w = buf;
-    w = put(w, &hd, sizeof hd);
-    w = put(w, j->p.data, pb);
-    w = put(w, m, pb);
-    w = put(w, v, pb);
-    w = put(w, fm, pb);
-    w = put(w, fv, pb);
-    w = put(w, j->curve, j->ncurve * sizeof *j->curve);
-    w = put(w, j->lrows, j->nlyap * sizeof *j->lrows);
-    w = put(w, gsl_rng_state(j->r_task), hd.rng_task);
-    w = put(w, gsl_rng_state(j->r_floss), hd.rng_floss);
-    const uint32_t crc = crc32_ieee(buf, need - sizeof crc);
-    put(w, &crc, sizeof crc);
-    return 0;
-}
-
-/* What train_run has produced when it stands at the loop head with these
- * counters: curve rows, exponent rows, and the steps of both Adams.  The
- * counters must already be in range (see ckpt_counters_ok). */
-typedef struct ckpt_expect { long ncurve, nlyap, opt_t, fopt_t; } ckpt_expect;
-
-static ckpt_expect ckpt_expected(const config *c, const train_ckpt_head *hd)
-{
-    const long it = (long)hd->iter;
-    ckpt_expect e;
-    /* curve rows at i = 0..it-1 with i % log_every == 0 (i = iters is not reached) */
-    e.ncurve = it > 0 ? (it - 1) / c->log_every + 1 : 0;
-    /* training exponents after updates m = 1..it with m % lyap_every == 0, m < iters */
-    const long last = it < c->iters - 1 ? it : c->iters - 1;
-    const long ntrain = c->lyap_every > 0 && last > 0 ? last / c->lyap_every : 0;
-    e.nlyap = c->lyap_k * (hd->init_measured + hd->floss_measured + ntrain);
-    e.opt_t = it;
-    e.fopt_t = hd->floss_done + (c->floss_every > 0 ? it / c->floss_every : 0);
-    return e;
-}
-
-/* The counters describe a state train_run can stop in, or a fresh job. */
-static int ckpt_counters_ok(const config *c, const train_ckpt_head *hd)
-{
-    if ((hd->init_measured != 0 && hd->init_measured != 1) ||
-        (hd->floss_measured != 0 && hd->floss_measured != 1))
-        return 0;
-    if (hd->floss_done < 0 || hd->floss_done > c->floss_iters || hd->iter < 0 ||
-        hd->iter > c->iters)
-        return 0;
-    if (!hd->init_measured && (hd->floss_done || hd->iter || hd->floss_measured))
-        return 0; /* exponents at init come first */
-    if (hd->floss_measured && (c->floss_iters == 0 || hd->floss_done != c->floss_iters))
-        return 0;
-    if (hd->iter > 0 && (hd->floss_done != c->floss_iters || (c->floss_iters > 0 && !hd->floss_measured)))
-        return 0; /* training starts after flossing and its exponents */
-    const ckpt_expect e = ckpt_expected(c, hd);
-    return (long)hd->ncurve == e.ncurve && (long)hd->nlyap == e.nlyap && hd->opt_t == e.opt_t &&
-           hd->fopt_t == e.fopt_t;
-}
-
-/* Curve rows at iterations 0, log_every, ...; exponent rows in blocks of
- * lyap_k (idx 1..k) for init, flossing, then training at lyap_every,
- * 2 lyap_every, ... as far as the counters say. */
-static int ckpt_rows_ok(const config *c, const train_ckpt_head *hd, const unsigned char *curve,
-                        const unsigned char *lyap)
-{
-    for (size_t r = 0; r < hd->ncurve; r++) {
-        train_curve_row row;
-        memcpy(&row, curve + r * sizeof row, sizeof row);
-        if (row.iter != (long)r * c->log_every)
-            return 0;
-    }
-    const size_t k = (size_t)c->lyap_k, before = (size_t)(hd->init_measured + hd->floss_measured);
-    for (size_t r = 0; r < hd->nlyap; r++) {
-        const size_t b = r / k;
-        const int phase = b < (size_t)hd->init_measured ? PHASE_INIT
-                          : b < before                  ? PHASE_FLOSS
-                                                        : PHASE_TRAIN;
-        const long at = phase == PHASE_TRAIN ? (long)(b - before + 1) * c->lyap_every : 0;
-        train_lyap_row row;
-        memcpy(&row, lyap + r * sizeof row, sizeof row);
-        if (row.phase != phase || row.iter != at || row.idx != (int)(r % k) + 1)
-            return 0;
-    }
-    return 1;
-}
-
-/* A stored gsl mt19937 state has 32-bit words and a position 0..624. */
-static int ckpt_rng_ok(const unsigned char *state, size_t n)
-{
-    if (n != sizeof(mt_state))
-        return 0;
-    mt_state s;
-    memcpy(&s, state, sizeof s);
-    if (s.mti < 0 || s.mti > 624)
-        return 0;
-    for (int i = 0; i < 624; i++)
-        if (s.mt[i] > 0xFFFFFFFFUL)
-            return 0;
-    return 1;
-}
-
-/* The first reason the image cannot continue this job, or NULL if it can. */
-static const char *ckpt_check(const train_job *j, const unsigned char *b, size_t n,
-                              train_ckpt_head *hd)
-{
-    if (n < sizeof *hd + sizeof(uint32_t))
-        return "too short to be a checkpoint";
-    memcpy(hd, b, sizeof *hd);
-    if (memcmp(hd->magic, TRAIN_CKPT_MAGIC, sizeof hd->magic) != 0)
-        return "not a checkpoint of this format";
-    if (hd->version != TRAIN_CKPT_VERSION || hd->head_size != sizeof *hd)
-        return "checkpoint format version differs";
-    if (hd->size != n)
-        return "truncated or extended: size differs from its header";
-    uint32_t crc;
-    memcpy(&crc, b + n - sizeof crc, sizeof crc);
-    if (crc != crc32_ieee(b, n - sizeof crc))
-        return "damaged: CRC-32 mismatch";
-    if (hd->hash != j->hash)
-        return "written for another config";
-    if (hd->nparams != j->p.size || hd->ncurve > j->maxcurve || hd->nlyap > j->maxlyap ||
-        hd->rng_task != gsl_rng_size(j->r_task) || hd->rng_floss != gsl_rng_size(j->r_floss) ||
-        n != ckpt_bytes(hd->nparams, hd->ncurve, hd->nlyap, hd->rng_task, hd->rng_floss))
-        return "array sizes differ from the job's";
-    if (!ckpt_counters_ok(&j->cfg, hd))
-        return "counters out of range or inconsistent";
-    if (!memchr(hd->blas_core, 0, sizeof hd->blas_core) || !memchr(hd->simd, 0, sizeof hd->simd))
-        return "unterminated BLAS core or SIMD name";
-    const unsigned char *curve = b + sizeof *hd + 5 * hd->nparams * sizeof(double);
-    const unsigned char *lyap = curve + hd->ncurve * sizeof(train_curve_row);
-    const unsigned char *rt = lyap + hd->nlyap * sizeof(train_lyap_row);
-    if (!ckpt_rows_ok(&j->cfg, hd, curve, lyap))
-        return "curve or exponent rows out of order";
-    if (!ckpt_rng_ok(rt, hd->rng_task) || !ckpt_rng_ok(rt + hd->rng_task, hd->rng_floss))
-        return "malformed rng state";
-    return NULL;
-}
-
-int train_checkpoint_load(train_job *j, const void *buf, size_t n, char note[256])
-{
-    train_ckpt_head hd;
-    note[0] = 0;
-    const char *why = ckpt_check(j, buf, n, &hd);
-    if (why) {
-        snprintf(note, 256, "%s", why);
-        return -1;
-    }
-    /* Valid: copy in the order of train_checkpoint_save. */
-    double *m, *v, *fm, *fv;
-    long *t, *ft;
-    size_t np;
-    adam_state(j->opt, &m, &v, &t, &np);
-    adam_state(j->fopt, &fm, &fv, &ft, &np);
-    const size_t pb = j->p.size * sizeof(double);
-    const unsigned char *r = (const unsigned char *)buf + sizeof hd;
-    double *const dst[5] = {j->p.data, m, v, fm, fv};
-    for (int s = 0; s < 5; s++, r += pb)
-        memcpy(dst[s], r, pb);
-    memcpy(j->curve, r, hd.ncurve * sizeof *j->curve);
-    r += hd.ncurve * sizeof *j->curve;
-    memcpy(j->lrows, r, hd.nlyap * sizeof *j->lrows);
-    r += hd.nlyap * sizeof *j->lrows;
-    memcpy(gsl_rng_state(j->r_task), r, hd.rng_task);
-    r += hd.rng_task;
-    memcpy(gsl_rng_state(j->r_floss), r, hd.rng_floss);
-    j->ncurve = hd.ncurve;
-    j->nlyap = hd.nlyap;
-    j->floss_done = hd.floss_done;
-    j->iter = hd.iter;
-    *t = hd.opt_t;
-    *ft = hd.fopt_t;
-    j->init_measured = hd.init_measured;
-    j->floss_measured = hd.floss_measured;
-    const char *core = blasenv_core(), *simd = kernel_simd();
-    if (strcmp(core, hd.blas_core) != 0 || strcmp(simd, hd.simd) != 0)
-        snprintf(note, 256,
-                 "resumed on BLAS core %.31s / SIMD %s; checkpoint written with %.31s / %.15s: "
-                 "results may differ in the last bits",
-                 core, simd, hd.blas_core, hd.simd);
-    return 0;
 }

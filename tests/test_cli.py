@@ -2,16 +2,22 @@
 """test_cli.py — the rnnsweep command line end to end, against NumPy.
 
 Runs the real binary: help texts, every bad-input case (exit code 2, a
-one-line message naming the option, no output directory left behind), the
+one-line message naming the option, no output directory left behind), --out
+replacing only an earlier dump of ours (never user files, a symlink, a
+subdirectory; the mode kept), values never cut and -0 read as 0, a FIFO or
+device as the sweep file refused at once, the
 SPEC §6 dumps (file names, shapes, dtypes, config.txt), and recomputes the
 dumped numbers independently in NumPy: forward pass, loss, BPTT gradient by
 finite differences of the NumPy loss, and the Lyapunov exponents by a NumPy
 QR iteration.  Usage: test_cli.py PATH/TO/rnnsweep
 """
 import os
+import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -99,6 +105,183 @@ for args, name in bad:
           f"rc={r.returncode} stderr={r.stderr.strip()!r}")
 check("a refused dump leaves the non-empty directory alone",
       os.listdir(nonempty) == ["keep"] and not [f for f in os.listdir(tmp) if ".tmp." in f])
+
+# ---- --out replaces only an earlier dump of ours (issue 9 case 1) -----------
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+
+def snapshot(d):
+    """Every path under d: type, mode and content (symlinks not followed)."""
+    res = {}
+    for root, dirs, files in os.walk(d):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            body = (open(p, "rb").read() if stat.S_ISREG(st.st_mode)
+                    else os.readlink(p) if stat.S_ISLNK(st.st_mode) else None)
+            res[os.path.relpath(p, d)] = (stat.S_IFMT(st.st_mode), st.st_mode & 0o7777, body)
+    return res
+
+
+def leftovers(parent):
+    return [f for f in os.listdir(parent) if ".tmp." in f]
+
+
+def refused(what, args, target, guard=None):
+    """args must exit 2 with one line naming --out and change nothing under guard."""
+    guard = guard or target
+    before = snapshot(guard)
+    kind = os.lstat(target).st_mode if os.path.lexists(target) else None
+    r = run(*args, env=ENV)
+    lines = r.stderr.strip().splitlines()
+    ok = (r.returncode == 2 and len(lines) == 1 and "--out" in lines[0] and snapshot(guard) == before
+          and (os.lstat(target).st_mode if os.path.lexists(target) else None) == kind
+          and not leftovers(os.path.dirname(target.rstrip("/"))))
+    check(what, ok, f"rc={r.returncode} stderr={r.stderr.strip()!r}")
+
+
+dd = os.path.join(tmp, "dumps")
+os.mkdir(dd)
+sweep_ini = os.path.join(dd, "one.ini")
+open(sweep_ini, "w").write("iters = 1\nhidden = 4\nbatch = 2\nlyap_k = 1\n")
+db = os.path.join(dd, "one.db")
+r = run("sweep", sweep_ini, "--db", db, "--progress", "0", env=ENV)
+check("a one-job sweep for export", r.returncode == 0, r.stderr[-300:])
+DUMPS = {"task": ["task", "--task", "2af", "--batch", "2"],
+         "gradient": ["gradient", "--hidden", "4", "--batch", "2"],
+         "lyap": ["lyap", "--hidden", "4", "--batch", "2", "--lyap-k", "1"],
+         "export": ["export", "--db", db, "--job", "1"]}
+for cmd, args in DUMPS.items():
+    p = os.path.join(dd, "p-" + cmd)
+    os.mkdir(p)
+    open(os.path.join(p, "notes.txt"), "w").write("x\n")
+    open(os.path.join(p, "config.txt"), "w").write("a=1\n")
+    refused(f"{cmd} --out: a directory with config.txt and notes.txt is left alone (exit 2)",
+            args + ["--out", p], p)
+    fresh = os.path.join(dd, "fresh-" + cmd)
+    r = run(*args, "--out", fresh, env=ENV)
+    marker = os.path.join(fresh, ".rnnsweep-dump")
+    check(f"{cmd} --out: a new dump holds the .rnnsweep-dump marker",
+          r.returncode == 0 and os.path.exists(marker)
+          and open(marker).read().startswith("rnnsweep dump, format "), r.stderr)
+    r = run(*args, "--out", fresh, env=ENV)
+    check(f"{cmd} --out: a second dump into an earlier dump replaces it",
+          r.returncode == 0 and os.path.exists(marker) and not leftovers(dd), r.stderr)
+
+task2 = DUMPS["task"]
+earlier = os.path.join(dd, "earlier")
+r = run(*task2, "--out", earlier)
+link = os.path.join(dd, "link")
+os.symlink("earlier", link)
+refused("task --out LINK (to an earlier dump) does not follow the symlink", task2 + ["--out", link],
+        link, earlier)
+refused("task --out LINK/ does not follow the symlink either", task2 + ["--out", link + "/"], link,
+        earlier)
+os.mkdir(os.path.join(earlier, "sub"))
+open(os.path.join(earlier, "sub", "data"), "w").write("keep")
+refused("task --out: an earlier dump with a subdirectory is left alone", task2 + ["--out", earlier],
+        earlier)
+os.remove(os.path.join(earlier, "sub", "data"))
+os.rmdir(os.path.join(earlier, "sub"))
+victim = os.path.join(dd, "victim.txt")
+open(victim, "w").write("victim")
+os.symlink(victim, os.path.join(earlier, "y.npy"))
+refused("task --out: an earlier dump holding a symlink is left alone (its target too)",
+        task2 + ["--out", earlier], earlier)
+check("the symlink's target is untouched", open(victim).read() == "victim")
+os.remove(os.path.join(earlier, "y.npy"))
+if os.path.exists(os.path.join(earlier, ".rnnsweep-dump")):
+    os.remove(os.path.join(earlier, ".rnnsweep-dump"))
+refused("task --out: dump files without the marker are left alone", task2 + ["--out", earlier],
+        earlier)
+open(os.path.join(earlier, ".rnnsweep-dump"), "w").write("something else\n")
+refused("task --out: a marker without our format line is not ours", task2 + ["--out", earlier],
+        earlier)
+open(os.path.join(earlier, ".rnnsweep-dump"), "w").write("rnnsweep dump, format 1\n")
+plain = os.path.join(dd, "plain-file")
+open(plain, "w").write("plain")
+refused("task --out FILE is left alone", task2 + ["--out", plain], plain)
+
+os.chmod(earlier, 0o750)
+r = run("task", "--task", "romo", "--batch", "2", "--out", earlier)
+names = sorted(os.listdir(earlier))
+check("task --out: replacing an earlier dump keeps the directory's mode (0750)",
+      r.returncode == 0 and stat.S_IMODE(os.lstat(earlier).st_mode) == 0o750, oct(os.lstat(earlier).st_mode))
+check("task --out: the replaced dump's files are gone (2af labels.npy -> romo target.npy)",
+      "labels.npy" not in names and "target.npy" in names and not leftovers(dd), str(names))
+os.chmod(earlier, 0o555)
+r = run(*task2, "--out", earlier)
+check("task --out: a read-only (0555) earlier dump is replaced and stays 0555",
+      r.returncode == 0 and stat.S_IMODE(os.lstat(earlier).st_mode) == 0o555
+      and "labels.npy" in os.listdir(earlier) and not leftovers(dd), r.stderr.strip())
+os.chmod(earlier, 0o755)
+r = subprocess.run([os.path.abspath(EXE), *task2, "--out", "."], cwd=earlier, capture_output=True,
+                   text=True)
+check("task --out . is refused (exit 2), the directory left as it was",
+      r.returncode == 2 and "x.npy" in os.listdir(earlier) and not leftovers(earlier), r.stderr.strip())
+empty = os.path.join(dd, "empty")
+os.mkdir(empty, 0o700)
+os.chmod(empty, 0o711)
+r = run(*task2, "--out", empty)
+check("task --out: an empty directory is filled and keeps its mode (0711)",
+      r.returncode == 0 and stat.S_IMODE(os.lstat(empty).st_mode) == 0o711
+      and "x.npy" in os.listdir(empty))
+mask = os.umask(0o022)
+os.umask(mask)
+newdir = os.path.join(dd, "new")
+r = run(*task2, "--out", newdir)
+check("task --out: a new directory gets the umask's mode, like mkdir",
+      r.returncode == 0 and stat.S_IMODE(os.lstat(newdir).st_mode) == 0o777 & ~mask)
+
+# A status outside the table (forced past the CHECK constraint) must not be an index.
+c = sqlite3.connect(db)
+c.execute("PRAGMA ignore_check_constraints = ON")
+c.execute("UPDATE jobs SET status = 'bogus' WHERE id = 1")
+c.execute("DELETE FROM weights WHERE job_id = 1")
+c.commit()
+c.close()
+r = run("export", "--db", db, "--job", "1", "--out", os.path.join(dd, "bogus"))
+check("export of a job with an unknown status: no crash ('status unknown' or refused)",
+      r.returncode == 2 or (r.returncode == 0 and "status unknown" in r.stderr), r.stderr.strip())
+
+# ---- values: nothing cut, -0 is 0 (issue 9 cases 15 and 16) ------------------
+zeros = "0" * 130
+r = run("task", "--seed", zeros + "5", "--out", os.path.join(dd, "seed130"))
+check("--seed with a 131-character value is refused, not cut to seed 0",
+      r.returncode == 2 and "--seed" in r.stderr and "127" in r.stderr
+      and not os.path.exists(os.path.join(dd, "seed130")), r.stderr.strip())
+d = os.path.join(dd, "seed127")
+r = run("task", "--seed", zeros[:126] + "5", "--batch", "2", "--out", d)
+check("--seed with a 127-character value is read whole (seed 5)",
+      r.returncode == 0 and os.path.isdir(d) and config_of(d)["seed"] == "5", r.stderr.strip())
+r = run("task", "--gain", "1", "--bogus-" + "x" * 100, "1")
+check("an unknown option of 106 characters is named whole",
+      r.returncode == 2 and "--bogus-" + "x" * 100 + " " in r.stderr, r.stderr.strip())
+d = os.path.join(dd, "negzero")
+r = run("task", "--gain", "-0", "--batch", "2", "--out", d)
+check("--gain -0 is gain 0 in config.txt", r.returncode == 0 and config_of(d)["gain"] == "0",
+      r.stderr.strip())
+ini = os.path.join(dd, "negzero.ini")
+open(ini, "w").write("gain = 0, -0\n")
+r = run("sweep", ini, "--db", os.path.join(dd, "nz.db"), "--check")
+check("sweep --check: gain = 0, -0 is one job", r.returncode == 0 and ": 1 jobs" in r.stdout, r.stdout)
+
+# ---- special files as the sweep file (issue 9 case 17) ------------------------
+fifo = os.path.join(dd, "fifo.ini")
+os.mkfifo(fifo)
+for extra in (["--check"], []):
+    try:
+        t0 = time.monotonic()
+        r = run("sweep", fifo, "--db", os.path.join(dd, "fifo.db"), *extra, env=ENV, timeout=60)
+        ok = (r.returncode == 2 and "a FIFO, not a regular file" in r.stderr
+              and len(r.stderr.strip().splitlines()) == 1 and not os.path.exists(os.path.join(dd, "fifo.db")))
+        detail = f"rc={r.returncode} {time.monotonic() - t0:.2f} s {r.stderr.strip()!r}"
+    except subprocess.TimeoutExpired:
+        ok, detail = False, "hung for 60 s"
+    check(f"sweep FIFO {' '.join(extra)}: refused at once with exit 2", ok, detail)
+r = run("sweep", "/dev/zero", "--db", os.path.join(dd, "zero.db"), "--check", timeout=60)
+check("sweep /dev/zero --check: refused (a character device)",
+      r.returncode == 2 and "character device" in r.stderr, r.stderr.strip())
 
 # ---- numpy reference ------------------------------------------------------
 

@@ -60,15 +60,21 @@ def mpirun(n, *args, wait=True, env=None, exe=None):
 
 
 def results(db):
-    """{config_hash: (status, curve rows, lyapunov rows)} of a database."""
+    """{config_hash: (status, curve rows, lyapunov rows, diagnostic rows, held-out metrics)}."""
     c = sqlite3.connect(db)
     res = {}
+    has_diag = c.execute("select count(*) from sqlite_master where name='diagnostics'").fetchone()[0]
+    cols = {r[1] for r in c.execute("pragma table_info(jobs)")}
+    metrics = "val_loss, val_accuracy, test_loss, test_accuracy" if "val_loss" in cols else "final_loss"
     for jid, h, st in c.execute("select id, config_hash, status from jobs"):
         curve = c.execute("select iter, loss, accuracy from curves where job_id=? order by iter",
                           (jid,)).fetchall()
         lyap = c.execute("select phase, iter, idx, value from lyapunov where job_id=? "
                          "order by phase, iter, idx", (jid,)).fetchall()
-        res[h] = (st, curve, lyap)
+        diag = c.execute("select iter, name, value from diagnostics where job_id=? order by iter, name",
+                         (jid,)).fetchall() if has_diag else []
+        held = c.execute(f"select {metrics} from jobs where id=?", (jid,)).fetchone()
+        res[h] = (st, curve, lyap, diag, held)
     c.close()
     return res
 
@@ -173,10 +179,14 @@ batch = 16
 iters = 15000
 log_every = 250
 lyap_every = 2500
+diag_every = 1000
 """
 slow = write("slow.ini", SLOW)
 ref = mpirun(2, slow, "--db", path("slow-ref.db"))
 slow_ref = results(path("slow-ref.db"))
+ndiag = sum(len(v[3]) for v in slow_ref.values())
+check("diag_every fills the diagnostics table: bptt 3 and eprop 7 rows at 16 steps each",
+      ref.returncode == 0 and ndiag == 16 * (3 + 7), f"{ndiag} rows")
 
 
 def rank_pids(p):

@@ -232,7 +232,7 @@ static void test_lock(void)
     int rc = store_open(&a, path, STORE_CREATE | STORE_LOCK, err);
     check(rc == STORE_OK, "first launch takes the lock", "%s", rc ? err : "");
     refused("second launch while the lock is held", path, STORE_CREATE | STORE_LOCK,
-            "is in use by another running sweep (lock");
+            "is in use by another running sweep (pid");
     rc = store_open(&b, path, STORE_READONLY, err);
     check(rc == STORE_OK, "read-only open without the lock meanwhile", "%s", rc ? err : "");
     store_close(b);

@@ -4,7 +4,11 @@
  * checked for their grid size (lists, ranges, sections with top-level keys,
  * duplicates merged), job order and that values reach the configs (against a
  * naive nested loop); bad files for the exact "FILE:LINE:" prefix and the key
- * named in the message.  Each check prints one line; exit 1 if any fails.
+ * named in the message.  The limits are checked at their edges: lines of
+ * 199/200 characters (LF, CRLF, two-byte characters), section names of 49/50
+ * characters (and longer UTF-8 names that inih would cut), values of 127/128
+ * bytes; -0 and 0 are one job; a FIFO or device is refused without blocking.
+ * Each check prints one line; exit 1 if any fails.
  */
 #include "rnnsweep/sweep.h"
 #include "rnnsweep/config.h"
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int nfail, ncheck;
@@ -75,6 +80,7 @@ static void load_bad(const char *name, const char *text, long len, int line, con
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* every line out, even if an alarm ends the test */
     snprintf(dir, sizeof dir, "%s/test_sweep.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -184,23 +190,124 @@ int main(void)
     load_bad("repeat2.ini", "[a]\nlr = 1\n[b]\nlr = 2\n[a]\nlr=3\n", -1, 6,
              "key 'lr' repeated (first set on line 2)");
     load_bad("emptysec.ini", "gain = 1\n[]\n", -1, 2, "empty section name");
-    load_bad("indent.ini", "gain = 1\n   2\n", -1, 2, "malformed line");
+    /* An indented line without '=' continues the list above it. */
+    sweep_free(load_ok("indent.ini", "gain = 1\n   2\n", 2));
     load_bad("binary.ini", "gain = 1\n\0\x01\x02\xff", 13, 0, "binary file, not a sweep file");
     load_bad("latin1.ini", "# caf\xe9\ngain = 1\n", -1, 0, "binary file");
     {
+        /* Line limit: 199 characters without the line end (LF or CRLF), counted
+         * in characters, not bytes. */
         char longl[400];
         memset(longl, ' ', sizeof longl);
         memcpy(longl, "gain = 1\n# ", 11);
         longl[sizeof longl - 2] = '\n';
         longl[sizeof longl - 1] = 0;
-        load_bad("long.ini", longl, -1, 2, "line longer than 197 characters");
-        /* 197 characters exactly is fine. */
-        char ok197[260];
-        memset(ok197, 'x', 197);
-        ok197[0] = '#';
-        snprintf(ok197 + 197, sizeof ok197 - 197, "\ngain = 1\n");
-        s = load_ok("long197.ini", ok197, 1);
+        load_bad("long.ini", longl, -1, 2,
+                 "line of 389 characters is longer than the 199 allowed (not counting the line end)");
+        char line[1200];
+        for (int crlf = 0; crlf < 2; crlf++)
+            for (int len = 197; len <= 200; len++) {
+                char name[32];
+                memset(line, 'x', (size_t)len);
+                line[0] = '#';
+                snprintf(line + len, sizeof line - len, "%sgain = 1%s", crlf ? "\r\n" : "\n",
+                         crlf ? "\r\n" : "\n");
+                snprintf(name, sizeof name, "line%d%s.ini", len, crlf ? "crlf" : "");
+                if (len <= 199)
+                    sweep_free(load_ok(name, line, 1));
+                else
+                    load_bad(name, line, -1, 1, "line of 200 characters is longer than the 199 allowed");
+            }
+        /* 199 characters of which 150 are two-byte: 349 bytes, still one line. */
+        char first[400];
+        size_t o = (size_t)snprintf(first, sizeof first, "seed = 1, 2 ; ");
+        for (int i = 0; i < 150; i++)
+            o += (size_t)snprintf(first + o, sizeof first - o, "\xc3\xa9");
+        while (o < 349)
+            first[o++] = 'x';
+        first[o] = 0;
+        snprintf(line, sizeof line, "%s\r\n#%s\r\n", first, first + 1);
+        sweep_free(load_ok("utf8long.ini", line, 2));
+        snprintf(line, sizeof line, "%sy\n", first);
+        load_bad("utf8long200.ini", line, -1, 1, "line of 200 characters is longer than the 199 allowed");
+        /* A key = value line of 199 characters reaches inih whole. */
+        o = (size_t)snprintf(line, sizeof line, "seed = 7");
+        while (o < 199)
+            line[o++] = ' ';
+        snprintf(line + o, sizeof line - o, "\r\ngain = 2\n");
+        s = load_ok("kv199.ini", line, 1);
+        if (s)
+            check(sweep_job(s, 0)->seed == 7 && sweep_job(s, 0)->gain == 2,
+                  "kv199.ini: seed 7, gain 2", NULL);
         sweep_free(s);
+        load_bad("nonascii.ini", "gain = 1\ntask = r\xc3\xb4mo # caf\xc3\xa9\n", -1, 2,
+                 "non-ASCII character in a key or value");
+        sweep_free(load_ok("nonascii-comment.ini", "gain = 1 # caf\xc3\xa9\nlr = 1 ; \xc3\xa9t\xc3\xa9\n", 1));
+    }
+    {
+        /* Section names: at most 49 characters; inih cuts them at 49 bytes, which
+         * must not make a phantom section (a second grid of the top-level keys). */
+        char text[600], name[256];
+        memset(name, 'a', 50);
+        name[50] = 0;
+        snprintf(text, sizeof text, "seed = 1\n[%s]\ngain = 2, 3\n", name);
+        load_bad("section50.ini", text, -1, 2, "section name of 50 characters is longer than the 49 allowed");
+        name[49] = 0;
+        snprintf(text, sizeof text, "seed = 1\n[%s]\ngain = 2, 3\n", name);
+        sweep_free(load_ok("section49.ini", text, 2));
+        /* 40 two-byte characters: 80 bytes, a legal name that inih cuts. */
+        size_t o = 0;
+        for (int i = 0; i < 40; i++)
+            o += (size_t)snprintf(name + o, sizeof name - o, "\xce\xb1");
+        snprintf(text, sizeof text, "seed = 1\n[%s]\ngain = 2, 3\n[b]\ngain = 4\n", name);
+        s = load_ok("section-utf8.ini", text, 3);
+        if (s)
+            check(sweep_job(s, 0)->gain == 2 && sweep_job(s, 2)->gain == 4,
+                  "section-utf8.ini: two sections, no phantom", NULL);
+        sweep_free(s);
+        /* inih drops what follows ']': only a comment may stand there. */
+        load_bad("section-tail.ini", "seed = 1\n[a] gain = 2, 3\n", -1, 2,
+                 "text after the section header");
+        sweep_free(load_ok("section-comment.ini", "seed = 1\n[a] # c\ngain = 2\n[b]\t; c\n", 2));
+        /* Two 60-character names that agree in their first 49 stay apart; refused anyway. */
+        memset(name, 'b', 60);
+        name[60] = 0;
+        snprintf(text, sizeof text, "[ok]\nseed = 1\n[%s]\ngain = 2\n", name);
+        load_bad("section60.ini", text, -1, 3, "section name of 60 characters");
+    }
+    {
+        /* Values: at most 127 bytes; longer ones were cut to 127 (seed 0 here). */
+        char text[400], zeros[200];
+        memset(zeros, '0', 129);
+        zeros[129] = 0;
+        snprintf(text, sizeof text, "gain = 1\nseed = %s5\n", zeros);
+        load_bad("value130.ini", text, -1, 2, "key 'seed': value of 130 bytes is longer than the 127 allowed");
+        snprintf(text, sizeof text, "gain = 1\nseed = 1, %s5 # c\n", zeros + 1);
+        load_bad("value129list.ini", text, -1, 2, "key 'seed': value of 129 bytes");
+        snprintf(text, sizeof text, "gain = 1\nseed = 1, %s5 # c\n", zeros + 3);
+        s = load_ok("value127.ini", text, 2);
+        if (s)
+            check(sweep_job(s, 1)->seed == 5, "value127.ini: a 127-byte value is read whole", NULL);
+        sweep_free(s);
+        snprintf(text, sizeof text, "seed = %s1..3\n", zeros);
+        load_bad("range130.ini", text, -1, 1, "value of 130 bytes");
+    }
+    {
+        /* -0 is 0: one job, and its gain prints as 0 (the hash of "gain=0"). */
+        s = load_ok("negzero.ini", "gain = 0, -0, -0.0, 0e5, -0e-3\n", 1);
+        if (s) {
+            char v[64];
+            config_get(sweep_job(s, 0), config_key_find("gain"), v, sizeof v);
+            config c;
+            config_default(&c);
+            c.gain = 0;
+            char e[CONFIG_ERRLEN];
+            config_resolve(&c, 0, e);
+            check(strcmp(v, "0") == 0 && config_hash(sweep_job(s, 0)) == config_hash(&c),
+                  "negzero.ini: gain -0 is gain 0, same hash", v);
+        }
+        sweep_free(s);
+        sweep_free(load_ok("negzero-sections.ini", "[a]\ngain = -0\n[b]\ngain = 0\n", 1));
     }
     load_bad("empty.ini", "", 0, 0, "no jobs");
     load_bad("comments.ini", "# only a comment\n\n", -1, 0, "no jobs");
@@ -216,7 +323,77 @@ int main(void)
         snprintf(prefix, sizeof prefix, "%s: cannot open", path);
         check(!m && strncmp(err, prefix, strlen(prefix)) == 0, "missing file rejected", err);
         m = sweep_load(dir, err);
-        check(!m && strstr(err, "not a regular file"), "directory rejected", err);
+        check(!m && strstr(err, "a directory, not a regular file"), "directory rejected", err);
+        m = sweep_load("/dev/null", err);
+        check(!m && strstr(err, "/dev/null: a character device, not a regular file"),
+              "/dev/null rejected", err);
+        /* A FIFO with no writer: the old fopen() blocked here for ever.  An
+         * alarm turns a hang into a failure. */
+        snprintf(path, sizeof path, "%s/fifo.ini", dir);
+        if (mkfifo(path, 0600) != 0) {
+            perror("mkfifo");
+            return 1;
+        }
+        alarm(30);
+        m = sweep_load(path, err);
+        alarm(0);
+        check(!m && strstr(err, "fifo.ini: a FIFO, not a regular file"), "FIFO rejected at once", err);
+        snprintf(path, sizeof path, "%s/fifo-link.ini", dir);
+        snprintf(prefix, sizeof prefix, "%s/fifo.ini", dir);
+        if (symlink(prefix, path) != 0) {
+            perror("symlink");
+            return 1;
+        }
+        alarm(30);
+        m = sweep_load(path, err);
+        alarm(0);
+        check(!m && strstr(err, "a FIFO, not a regular file"), "symlink to a FIFO rejected at once", err);
+    }
+
+    /* linspace / logspace: end values exact, inner values to 1e-15 relative
+     * against the closed forms computed here in long double. */
+    {
+        sweep *ls = load_ok("spaced.ini", "gain = linspace(0.25, 2.5, 10)\nlr = logspace(1e-4, 1e-2, 5)\n", 50);
+        double worst = 0;
+        int ends = 1;
+        for (size_t i = 0; ls && i < sweep_count(ls); i++) {
+            const config *c = sweep_job(ls, i);
+            const long gi = (long)(i / 5), li = (long)(i % 5);
+            const long double g = 0.25L + (2.5L - 0.25L) * gi / 9.0L;
+            const long double l = expl(logl(1e-4L) + (logl(1e-2L) - logl(1e-4L)) * li / 4.0L);
+            worst = fmax(worst, fmax(fabs((double)((c->gain - g) / g)), fabs((double)((c->lr - l) / l))));
+            if ((gi == 0 && c->gain != 0.25) || (gi == 9 && c->gain != 2.5) ||
+                (li == 0 && c->lr != 1e-4) || (li == 4 && c->lr != 1e-2))
+                ends = 0;
+        }
+        char d[64];
+        snprintf(d, sizeof d, "worst relative error %.2g", worst);
+        check(ls && worst <= 1e-15 && ends, "linspace/logspace: ends exact, inner values to 1e-15", d);
+        sweep_free(ls);
+        /* A 40-value list continued over indented lines: 40 jobs. */
+        char text[2048] = "task = romo\nseed = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,\n";
+        for (int row = 1; row < 4; row++) {
+            char line[128] = "    ";
+            for (int k = 0; k < 10; k++)
+                snprintf(line + strlen(line), sizeof line - strlen(line), "%d%s", row * 10 + k,
+                         k < 9 || row < 3 ? ", " : "");
+            strcat(text, line);
+            strcat(text, "   # continued\n");
+        }
+        strcat(text, "gain = 1\n");
+        sweep *cl = load_ok("continued.ini", text, 40);
+        int seq = cl != NULL;
+        for (size_t i = 0; cl && i < sweep_count(cl); i++)
+            seq &= sweep_job(cl, i)->seed == (long)i;
+        check(seq, "continued list: seeds 0..39 in order", NULL);
+        sweep_free(cl);
+        sweep_free(load_ok("spaced_int.ini", "hidden = logspace(32, 256, 4)\nseed = linspace(0, 10, 3)\n", 12));
+        load_bad("spaced_bad.ini", "gain = linspace(1, 2)\n", -1, 1, "is not linspace(a, b, n)");
+        load_bad("spaced_neg.ini", "lr = logspace(-1, 1, 3)\n", -1, 1, "needs a > 0 and b > 0");
+        load_bad("spaced_int.ini", "seed = logspace(1, 10, 3)\n", -1, 1, "not an integer");
+        load_bad("spaced_enum.ini", "task = linspace(1, 2, 3)\n", -1, 1, "needs a numeric key");
+        sweep_free(load_ok("cont_key.ini", "gain = 1, 2\n  lr = 2\n", 2)); /* an indented key line stays one */
+        load_bad("cont_end.ini", "gain = 1,\nlr = 2\n", -1, 1, "empty item");
     }
 
     /* Clean up the temporary directory. */

@@ -21,10 +21,15 @@
  *     go from their streams (so chunking changes nothing), the same for jobs
  *     of one seed that differ in rule or lr, and its trials differ from each
  *     other and from every training batch of a long run.
+ *   diagnostics (SPEC §8): align_* at iteration 0 equal a naive cosine of two
+ *     rule_gradient calls (eprop, BPTT) on the job's first batch; align_rec
+ *     is 1 for eprop at W_rec = 0 (eprop == BPTT there); drift is 0 at
+ *     iteration 0 and grows; checkpoints keep the rows (resume layouts).
  * The CRC-32 reference is an independent bitwise loop, itself checked
  * against the standard check value. Exits nonzero on any failure.
  */
 #include "rnnsweep/blasenv.h"
+#include "rnnsweep/rule.h"
 #include "rnnsweep/task.h"
 #include "rnnsweep/train.h"
 
@@ -117,9 +122,10 @@ static config small(int layout)
     c.lyap_k = 3;
     c.floss_k = 2;
     if (layout == 0 || layout == 3) { /* flossing before and during training, exponents every 9 */
-        c.floss_iters = 10, c.floss_every = 7, c.lyap_every = 9, c.log_every = 1;
-    } else if (layout == 1) { /* no flossing; exponents every 10 (10 | iters) */
-        c.floss_iters = 0, c.floss_every = 0, c.lyap_every = 10, c.log_every = 3;
+        c.floss_iters = 10, c.floss_every = 7, c.lyap_every = 9, c.log_every = 1, c.diag_every = 6;
+    } else if (layout == 1) { /* no flossing; exponents every 10 (10 | iters); diagnostics of bptt */
+        c.floss_iters = 0, c.floss_every = 0, c.lyap_every = 10, c.log_every = 3, c.diag_every = 4;
+        c.rule = RULE_BPTT;
     } else { /* flossing before only, no exponents during training */
         c.floss_iters = 3, c.floss_every = 0, c.lyap_every = 0, c.log_every = 40;
     }
@@ -148,8 +154,10 @@ static int same_result(const train_job *a, const train_job *b)
     size_t na, nb, la, lb;
     const train_curve_row *ra = train_curve(a, &na), *rb = train_curve(b, &nb);
     const train_lyap_row *ya = train_lyap(a, &la), *yb = train_lyap(b, &lb);
+    size_t da, db;
+    const train_diag_row *xa = train_diag(a, &da), *xb = train_diag(b, &db);
     const rnn_params *pa = train_params(a), *pb = train_params(b);
-    int same = na == nb && la == lb && pa->size == pb->size &&
+    int same = na == nb && la == lb && da == db && pa->size == pb->size &&
                memcmp(pa->data, pb->data, pa->size * sizeof(double)) == 0;
     for (size_t i = 0; same && i < na; i++)
         same = ra[i].iter == rb[i].iter && same_bits(ra[i].loss, rb[i].loss) &&
@@ -157,6 +165,8 @@ static int same_result(const train_job *a, const train_job *b)
     for (size_t i = 0; same && i < la; i++)
         same = ya[i].phase == yb[i].phase && ya[i].iter == yb[i].iter && ya[i].idx == yb[i].idx &&
                same_bits(ya[i].mean, yb[i].mean) && same_bits(ya[i].sd, yb[i].sd);
+    for (size_t i = 0; same && i < da; i++)
+        same = xa[i].iter == xb[i].iter && xa[i].name == xb[i].name && same_bits(xa[i].value, xb[i].value);
     return same;
 }
 
@@ -166,7 +176,7 @@ static unsigned char *stopped_image(const config *c, long at, size_t *n, int *st
     char err[256];
     train_job *b = train_alloc(c, err);
     stop_at = at;
-    train_hooks h = {NULL, stop_hook, NULL, NULL, 0};
+    train_hooks h = {.progress = stop_hook};
     *st = at >= 0 ? train_run(b, &h) : TRAIN_STOPPED;
     unsigned char *buf = image(b, n);
     train_free(b);
@@ -312,7 +322,28 @@ static void c_core(unsigned char *b, size_t *n, train_ckpt_head *h) { (void)b, (
 /* Offsets of the sections after the header. */
 static size_t off_curve(const train_ckpt_head *h) { return sizeof *h + 5 * h->nparams * sizeof(double); }
 static size_t off_lyap(const train_ckpt_head *h) { return off_curve(h) + h->ncurve * sizeof(train_curve_row); }
-static size_t off_rng(const train_ckpt_head *h) { return off_lyap(h) + h->nlyap * sizeof(train_lyap_row); }
+static size_t off_diag(const train_ckpt_head *h) { return off_lyap(h) + h->nlyap * sizeof(train_lyap_row); }
+static size_t off_rng(const train_ckpt_head *h) { return off_diag(h) + h->ndiag * sizeof(train_diag_row); }
+
+/* Drop the last diagnostic step's rows (7 for eprop) and say so: sizes agree, counts do not. */
+static void c_ndiag(unsigned char *b, size_t *n, train_ckpt_head *h)
+{
+    const size_t at = off_rng(h), rows = 7 * sizeof(train_diag_row);
+    memmove(b + at - rows, b + at, *n - at);
+    *n -= rows;
+    h->ndiag -= 7;
+    h->size = *n;
+}
+
+/* A diagnostic row with another name. */
+static void c_diag_name(unsigned char *b, size_t *n, train_ckpt_head *h)
+{
+    (void)n;
+    train_diag_row r;
+    memcpy(&r, b + off_diag(h), sizeof r);
+    r.name = DIAG_DRIFT_W_OUT;
+    memcpy(b + off_diag(h), &r, sizeof r);
+}
 
 /* Drop the last curve row and say so in the header: sizes agree, iter does not. */
 static void c_ncurve(unsigned char *b, size_t *n, train_ckpt_head *h)
@@ -327,7 +358,7 @@ static void c_ncurve(unsigned char *b, size_t *n, train_ckpt_head *h)
 /* Drop the last exponent block (lyap_k = 3 rows), likewise. */
 static void c_nlyap(unsigned char *b, size_t *n, train_ckpt_head *h)
 {
-    const size_t at = off_rng(h), rows = 3 * sizeof(train_lyap_row);
+    const size_t at = off_diag(h), rows = 3 * sizeof(train_lyap_row);
     memmove(b + at - rows, b + at, *n - at);
     *n -= rows;
     h->nlyap -= 3;
@@ -418,6 +449,7 @@ static void check_crafted(void)
         {"a curve row fewer (sizes agree)", c_ncurve},
         {"an exponent block fewer (sizes agree)", c_nlyap},
         {"duplicate curve row key", c_curve_key}, {"exponent idx 7", c_lyap_key},
+        {"one diagnostic step fewer", c_ndiag}, {"a diagnostic row's name", c_diag_name},
         {"mt19937 position -5", c_mti},       {"mt19937 word over 32 bits", c_mt_word},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
@@ -582,6 +614,87 @@ static void check_heldout(void)
     }
 }
 
+/* Naive cosine of n entries. */
+static double naive_cos(const double *a, const double *b, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++)
+        ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+    return ab / sqrt(aa) / sqrt(bb);
+}
+
+static void check_diagnostics(void)
+{
+    for (int rule = RULE_EPROP; rule <= RULE_RFLO; rule++) {
+        config c = job(TASK_ROMO, rule, 50);
+        c.diag_every = 10;
+        char err[256], what[128];
+        train_job *j = train_alloc(&c, err), *k = train_alloc(&c, err);
+        train_run(j, NULL);
+        size_t n;
+        const train_diag_row *d = train_diag(j, &n);
+        /* the same first step, recomputed outside the trainer */
+        const task_batch *tb = train_next_batch(k);
+        const rnn_params *p = train_params(k);
+        int T, I, O;
+        task_dims(c.task, &T, &I, &O);
+        rnn_params g1, g2;
+        rnn_params_alloc(&g1, p->N, p->I, p->O);
+        rnn_params_alloc(&g2, p->N, p->I, p->O);
+        rnn_cache cache;
+        rnn_cache_alloc(&cache, T, (int)c.batch, p->N, O);
+        rule_work *w = rule_work_alloc(T, (int)c.batch, p->N, I, O);
+        rule_gradient(rule, p, train_feedback(k), c.activation, c.alpha, tb, &cache, &g1, w);
+        rule_gradient(RULE_BPTT, p, NULL, c.activation, c.alpha, tb, &cache, &g2, w);
+        const size_t nr = (size_t)p->N * p->N, ni = (size_t)p->N * p->I, nb = (size_t)p->N;
+        double *cat1 = malloc((nr + ni + nb) * sizeof(double)), *cat2 = malloc((nr + ni + nb) * sizeof(double));
+        memcpy(cat1, g1.W_rec, nr * sizeof(double)), memcpy(cat1 + nr, g1.W_in, ni * sizeof(double));
+        memcpy(cat1 + nr + ni, g1.b, nb * sizeof(double));
+        memcpy(cat2, g2.W_rec, nr * sizeof(double)), memcpy(cat2 + nr, g2.W_in, ni * sizeof(double));
+        memcpy(cat2 + nr + ni, g2.b, nb * sizeof(double));
+        const double ref[4] = {naive_cos(g1.W_rec, g2.W_rec, nr), naive_cos(g1.W_in, g2.W_in, ni),
+                               naive_cos(g1.b, g2.b, nb), naive_cos(cat1, cat2, nr + ni + nb)};
+        double worst = 0;
+        for (int q = 0; q < 4; q++)
+            worst = fmax(worst, d[q].iter == 0 && d[q].name == q ? fabs(d[q].value - ref[q]) : INFINITY);
+        snprintf(what, sizeof what, "%s: align_W_rec/W_in/b/rec at iter 0 = naive cosine of two rule_gradient calls",
+                 config_enum_name("rule", rule));
+        check(what, worst, 1e-12);
+        printf("     (%s at iter 0: align_rec %.4f)\n", config_enum_name("rule", rule), d[3].value);
+        /* drift: 0 at iteration 0, growing over the run; 7 rows per step, steps 0,10,...,50 */
+        double d0 = d[4].value + d[5].value + d[6].value, dl = d[n - 3].value;
+        snprintf(what, sizeof what, "%s: 6 steps x 7 rows; drift 0 at iter 0, drift_W_rec grows (%.3g at 50)",
+                 config_enum_name("rule", rule), dl);
+        check(what, n == 42 && d[n - 1].iter == 50 && d0 == 0 && dl > d[11].value && d[11].value > 0 ? 0 : 1, 0);
+        free(cat1), free(cat2);
+        rule_work_free(w);
+        rnn_cache_free(&cache);
+        rnn_params_free(&g1), rnn_params_free(&g2);
+        train_free(j), train_free(k);
+    }
+    /* eprop == BPTT at W_rec = 0: alignment 1 */
+    config c = job(TASK_ROMO, RULE_EPROP, 0);
+    c.gain = 0;
+    c.diag_every = 1;
+    char err[256];
+    train_job *j = train_alloc(&c, err);
+    train_run(j, NULL);
+    size_t n;
+    const train_diag_row *d = train_diag(j, &n);
+    check("eprop at W_rec = 0: align_W_in, align_b, align_rec = 1",
+          fmax(fabs(d[1].value - 1), fmax(fabs(d[2].value - 1), fabs(d[3].value - 1))), 1e-12);
+    train_free(j);
+    /* bptt: drift rows only */
+    c = job(TASK_2AF, RULE_BPTT, 20);
+    c.diag_every = 20;
+    j = train_alloc(&c, err);
+    train_run(j, NULL);
+    d = train_diag(j, &n);
+    check("bptt: drift rows only (3 per step at 0 and 20)",
+          n == 6 && d[0].name == DIAG_DRIFT_W_REC && d[5].iter == 20 ? 0 : 1, 0);
+    train_free(j);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -596,5 +709,6 @@ int main(int argc, char **argv)
     check_provenance();
     check_learning();
     check_heldout();
+    check_diagnostics();
     return check_summary("train");
 }

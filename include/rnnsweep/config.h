@@ -54,6 +54,7 @@ typedef struct config {
     long lyap_warmup;  /* QR steps discarded before accumulating */
     long lyap_every_qr;/* QR every this many steps */
     long lyap_every;   /* exponents during training every this many iterations, 0 = off */
+    long diag_every;   /* diagnostics (alignment, drift) every this many iterations, 0 = off */
     long val_batch;    /* validation trials (lr selection), a multiple of lyap_batch */
     long test_batch;   /* test trials (reported), a multiple of lyap_batch */
     long lyap_batch;   /* exponents on the first lyap_batch validation trials */
@@ -75,6 +76,8 @@ typedef struct config_key {
 } config_key;
 
 #define CONFIG_ERRLEN 256
+/* Longest value config_set accepts, in bytes after stripping blanks. */
+#define CONFIG_VALUE_MAX 127
 
 /* All keys in canonical order; *n receives their count. */
 const config_key *config_keys(size_t *n);
@@ -85,8 +88,9 @@ int config_key_find(const char *name);
 /* Defaults of every key (alpha left 0 = task default until config_resolve). */
 void config_default(config *c);
 
-/* Parse `value` for key index `k` into c.  Rejects non-numbers, trailing
- * junk, NaN/inf, out-of-range values and unknown enum names.  On error
+/* Parse `value` for key index `k` into c.  Rejects values over
+ * CONFIG_VALUE_MAX bytes, non-numbers, trailing junk, NaN/inf, out-of-range
+ * values and unknown enum names; a real -0 is stored as 0.  On error
  * returns -1 and writes a one-line reason (without the key name) to err. */
 int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN]);
 

@@ -30,6 +30,14 @@ double rule_gradient(int rule, const rnn_params *p, const double *B_fb,
                      int act, double alpha, const task_batch *tb,
                      rnn_cache *c, rnn_params *grad, rule_work *w);
 
+/* The backward half of rule_gradient: c must hold the forward pass of p on
+ * tb and w the loss gradient dL/dy of that pass, as rule_gradient leaves
+ * them; computes the rule's gradient into grad.  Lets a second rule's
+ * gradient of the same batch (the diagnostics' BPTT reference) cost one
+ * backward pass. */
+void rule_backward(int rule, const rnn_params *p, const double *B_fb, int act, double alpha,
+                   const task_batch *tb, const rnn_cache *c, rnn_params *grad, rule_work *w);
+
 /* The same e-prop (or rflo, when B_fb is not NULL) gradient computed forward
  * in time from eligibility traces p_t, q_t, s_t, as a synapse could.  Expects
  * c to hold the forward pass of p on tb.  For verification; O(T B N^2) memory-

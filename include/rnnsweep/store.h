@@ -8,7 +8,8 @@
  * user_version; a file that is not SQLite, not ours, or of a newer schema is
  * refused without a byte changed.  Only one process (rank 0) writes; readers
  * may read while a sweep runs (WAL by default).  Each result is one
- * transaction.
+ * transaction.  A lock held by another process is waited for (up to 60 s,
+ * logged on stderr) before an operation fails.
  */
 #ifndef RNNSWEEP_STORE_H
 #define RNNSWEEP_STORE_H
@@ -28,7 +29,8 @@ enum store_flags {
     STORE_CREATE = 1,        /* create the file if it does not exist */
     STORE_READONLY = 2,      /* status/export: never write */
     STORE_JOURNAL_DELETE = 4,/* rollback journal instead of WAL (NFS/Lustre) */
-    STORE_LOCK = 8           /* hold the launch lock (PATH.lock, flock) for the store's life */
+    STORE_LOCK = 8           /* hold the launch lock (on the database file itself, whatever its
+                                name; a note "pid N on HOST" in REALPATH.lock) for the store's life */
 };
 
 enum job_status { JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_DIVERGED, JOB_FAILED, JOB_TIMEOUT };
@@ -40,11 +42,35 @@ enum job_status { JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_DIVERGED, JOB_FAILED, 
 const char *store_status_name(int status);
 
 /* Open (creating if asked) and check the database.  STORE_REFUSED (exit 2)
- * for a file that is not an SQLite database, another application's database,
- * a newer schema, a missing file without STORE_CREATE, or (with STORE_LOCK) a
- * database held by another live launch; the message names the file.
- * Nothing is written before all checks pass. */
+ * for an empty path, a file that is not an SQLite database, another
+ * application's database, a newer schema, a damaged one (a missing table or
+ * column; with write access also PRAGMA quick_check), a missing file
+ * without STORE_CREATE, and for a read-write open a file or directory this
+ * user cannot write or (with STORE_LOCK) a database held by another live
+ * launch under any name; the message names the file.  Nothing is written
+ * before all checks pass, and a refused database gets no side files.
+ * A journal or WAL left by a writer that died is recovered (read-only
+ * opens too, when this user may write the file and its directory; if not,
+ * they are refused with that reason).  STORE_READONLY opens a finished
+ * database in a read-only directory or file too. */
 int store_open(store **out, const char *path, int flags, char err[STORE_ERRLEN]);
+
+/* Every check a read-write open with `flags` (STORE_CREATE,
+ * STORE_JOURNAL_DELETE) makes, without creating, locking or writing
+ * anything except the recovery of a crashed writer's journal or WAL:
+ * `sweep --check`.  Whether another launch holds the lock is not checked.
+ * STORE_OK, or STORE_REFUSED / STORE_ERROR with the message in err. */
+int store_check(const char *path, int flags, char err[STORE_ERRLEN]);
+
+/* Switch a read-write store back to the rollback journal, so the finished
+ * file is one self-contained file that reads from read-only places without
+ * -wal and -shm.  Call when a sweep is complete; the next launch switches to
+ * WAL again.  STORE_ERROR (message in store_errmsg; not worth failing a
+ * launch for) when another process holds the file open.  No-op for a
+ * read-only store. */
+int store_finish(store *s);
+
+/* Release the lock (if held) and close.  NULL is a no-op. */
 void store_close(store *s);
 const char *store_errmsg(const store *s);
 
@@ -114,6 +140,8 @@ typedef struct store_result {
     size_t ncurve;
     const train_lyap_row *lyap;    /* all rows so far (replaces stored rows) */
     size_t nlyap;
+    const train_diag_row *diag;    /* all rows so far (replaces stored rows) */
+    size_t ndiag;
     const rnn_params *weights;     /* final weights, or NULL */
     const void *checkpoint;        /* with status PENDING: saved for the next launch */
     size_t checkpoint_size;
@@ -125,12 +153,13 @@ typedef struct store_result {
  * (PENDING) gets its attempt back (attempts - 1). */
 int store_result_put(store *s, const store_result *r);
 
-/* Live progress of a running job: upsert its curve and exponent rows (by
+/* Live progress of a running job: upsert its curve, exponent and diagnostic rows (by
  * primary key, so rows never duplicate) and set iters_done, in one
  * transaction.  Rows of a job that is no longer `running` are ignored (a
  * late message after its result).  Its final result replaces them all. */
 int store_progress(store *s, long job_id, long iters_done, const train_curve_row *curve,
-                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap);
+                   size_t ncurve, const train_lyap_row *lyap, size_t nlyap,
+                   const train_diag_row *diag, size_t ndiag);
 
 /* Counts by status and per swept axis (keys with more than one value), plus
  * running jobs with host/rank and their age; for `rnnsweep status`. */
@@ -140,5 +169,18 @@ int store_status_print(store *s, FILE *f);
  * caller with the config's sizes).  STORE_REFUSED if no such job/weights. */
 int store_job_config(store *s, long job_id, config *c, int *status);
 int store_weights_get(store *s, long job_id, rnn_params *p);
+
+/* Can every result of a job with config c ever be stored?  A checkpoint
+ * holds at least five copies of the parameters (~40 N (N + I + O + 1)
+ * bytes) and the final W_rec (with_weights) 8 N^2 bytes; a BLOB over
+ * SQLite's length limit (s's, or the library default for s == NULL: 1e9
+ * bytes) can never be written, so such a job is bad input.  STORE_REFUSED
+ * with "key 'hidden' = N: ... (largest storable: hidden = M)" in err. */
+int store_check_job(store *s, const config *c, int with_weights, char err[STORE_ERRLEN]);
+
+/* Lower (bytes > 0) the longest string or BLOB s may write; returns the
+ * limit in force.  For tests, and for files shared with SQLite builds of a
+ * smaller SQLITE_MAX_LENGTH. */
+size_t store_blob_limit(store *s, size_t bytes);
 
 #endif

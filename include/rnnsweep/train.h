@@ -31,6 +31,25 @@ typedef struct train_curve_row { long iter; double loss, accuracy; } train_curve
 /* One exponent at one phase: mean and sd over the batch's trials, nats/step. */
 typedef struct train_lyap_row { int phase; long iter; int idx; double mean, sd; } train_lyap_row;
 
+/* Diagnostics (SPEC §8), every diag_every training iterations and at 0 and
+ * the last, on that step's training batch with the parameters before its
+ * update.  align_*: cosine between the rule's gradient and BPTT's exact
+ * gradient of W_rec, W_in, b, and of the three concatenated (eprop and rflo
+ * only); drift_*: ||X - X_0||_F / ||X_0||_F, X_0 the tensor as initialised
+ * (before flossing), for every rule.  NaN where undefined (a zero norm). */
+enum train_diag_name {
+    DIAG_ALIGN_W_REC, DIAG_ALIGN_W_IN, DIAG_ALIGN_B, DIAG_ALIGN_REC,
+    DIAG_DRIFT_W_REC, DIAG_DRIFT_W_IN, DIAG_DRIFT_W_OUT, DIAG_COUNT
+};
+typedef struct train_diag_row { long iter; int name, pad; double value; } train_diag_row;
+
+/* "align_W_rec", ... "drift_W_out" (the diagnostics table's names); NULL if
+ * out of range. */
+const char *train_diag_name(int name);
+
+/* Diagnostic rows per diagnostic step for a rule: 7 (eprop, rflo) or 3. */
+int train_diag_per_step(int rule);
+
 typedef struct train_hooks {
     void *ctx;
     /* Called after every iteration (it = 1..iters) and after flossing steps
@@ -40,6 +59,8 @@ typedef struct train_hooks {
     void (*curve)(void *ctx, const train_curve_row *row);
     void (*lyap)(void *ctx, const train_lyap_row *rows, int k);
     double time_limit; /* seconds of this call, 0 = none -> TRAIN_TIMEOUT */
+    /* Called with each diagnostic step's rows, as they appear (may be NULL). */
+    void (*diag)(void *ctx, const train_diag_row *rows, int n);
 } train_hooks;
 
 typedef struct train_job train_job;
@@ -52,9 +73,17 @@ void train_free(train_job *j);
  * stop or timeout.  Returns enum train_status. */
 int train_run(train_job *j, const train_hooks *hooks);
 
+/* One training iteration exactly as train_run does it (batch, gradient,
+ * curve row, diagnostics, Adam update, Dale clamp, interleaved flossing and
+ * exponents), for benchmarks: call after flossing pretraining is done or
+ * with floss_iters = 0.  Returns the loss; NaN once iters + 1 iterations
+ * have run or on divergence. */
+double train_step(train_job *j);
+
 /* Rows recorded so far. */
 const train_curve_row *train_curve(const train_job *j, size_t *n);
 const train_lyap_row *train_lyap(const train_job *j, size_t *n);
+const train_diag_row *train_diag(const train_job *j, size_t *n);
 
 /* Parameters now, and as initialised (before flossing). */
 const rnn_params *train_params(const train_job *j);
@@ -94,11 +123,12 @@ long train_iter(const train_job *j);
  * states, rng states, counters, curve and exponent rows), in this layout
  * (format version TRAIN_CKPT_VERSION, native byte order, no padding):
  *
- *   train_ckpt_head                    160 bytes
+ *   train_ckpt_head                    168 bytes
  *   parameters, Adam m, Adam v,        5 x nparams doubles
  *   flossing Adam m, flossing Adam v
  *   curve rows                         ncurve x train_curve_row
  *   exponent rows                      nlyap x train_lyap_row
+ *   diagnostic rows                    ndiag x train_diag_row
  *   rng states (task, flossing)        rng_task + rng_floss bytes (gsl mt19937)
  *   CRC-32 of every byte before it     uint32 (IEEE 802.3 / zlib crc32)
  *
@@ -107,7 +137,8 @@ long train_iter(const train_job *j);
  * and the counters describe a state train_run can stop in (or a fresh job):
  * 0 <= floss_done <= floss_iters, 0 <= iter <= iters, training only after
  * flossing, and ncurve, nlyap, opt_t, fopt_t and the rows' iteration keys are
- * exactly those the run produces up to that point; the rng states are
+ * exactly those the run produces up to that point (ndiag and the
+ * diagnostic rows' iterations and names too); the rng states are
  * well-formed.  The writer's OpenBLAS core and kernel SIMD level are recorded:
  * results are bit-identical only when both match on resume. */
 #define TRAIN_CKPT_MAGIC "RNSWCKPT"
@@ -119,7 +150,7 @@ typedef struct train_ckpt_head {
     uint32_t head_size;  /* sizeof(train_ckpt_head) */
     uint64_t hash;       /* config_hash of the job */
     uint64_t size;       /* bytes of the whole image, CRC included */
-    uint64_t nparams, ncurve, nlyap, rng_task, rng_floss;
+    uint64_t nparams, ncurve, nlyap, rng_task, rng_floss, ndiag;
     int64_t floss_done, iter, opt_t, fopt_t; /* counters; opt_t, fopt_t Adam steps */
     int32_t init_measured, floss_measured;   /* 0 or 1 */
     char blas_core[32];  /* OpenBLAS core of the writer (blasenv_core), NUL-terminated */

@@ -34,11 +34,13 @@ deps_install() {
 
 # The build needs these; the tests and plots add Python's numpy, pandas,
 # scipy and matplotlib, the sqlite3 CLI, procps (pkill), strace (the crash
-# tests) and git (the build records the commit).  SLURM and munge are
+# tests), clang with libFuzzer (the parser fuzzers) and git (the build
+# records the commit).  SLURM and munge are
 # installed by tools/slurm-local when the SLURM test starts them.
 BUILD_PKGS=(gcc pkg-config meson ninja-build git libgsl-dev libopenblas-dev libsqlite3-dev
             libopenmpi-dev openmpi-bin openssh-client libinih-dev sqlite3 procps
-            python3 python3-numpy python3-matplotlib python3-pandas python3-scipy strace)
+            python3 python3-numpy python3-matplotlib python3-pandas python3-scipy strace
+            clang libclang-rt-14-dev)
 
 rs_build() {
   local dir=${RS_BUILD_DIR:-build}
