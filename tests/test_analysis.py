@@ -24,7 +24,8 @@ on bad input with nothing written; a schema-1 database (final_* only)
 loads with one notice and selects on final_loss with a warning, and so
 do older jobs (test_* NULL, final_* set) inside a newer database; jobs
 round-trip through CSV, and study-report prints the same tables from a
-database and from its CSV; a read-only directory opens (immutable=1).
+database and from its CSV; diagnostics load (empty where the table is
+absent); a read-only directory opens (immutable=1).
 Usage: test_analysis.py PATH/TO/rnnsweep PATH/TO/tools/compare
 """
 import csv
@@ -78,6 +79,7 @@ r = subprocess.run([EXE, "sweep", sweep, "--db", DB, "--progress", "0"], capture
 check("the 240-job sweep runs", r.returncode == 0, r.stderr[-300:])
 
 con = sqlite3.connect(DB)
+con.execute("pragma journal_mode = wal")  # as a running or interrupted sweep leaves it
 cols = {c[1] for c in con.execute("pragma table_info(jobs)")}
 for c in ("val_loss", "val_accuracy", "test_loss", "test_accuracy"):
     if c not in cols:
@@ -318,8 +320,8 @@ for what, extra, needle in (("an unknown key", ["--factor", "gainx", "--levels",
 # Flossing arms: floss_mode/floss_k are set only with floss_iters > 0 (part
 # of the levels); the lr grids overlap only at 1e-2, and lr never is a level key.
 fl_ini = os.path.join(TMP, "floss.ini")
-open(fl_ini, "w").write("task = romo\ngain = 0.5, 1.5\nseed = 0..4\nhidden = 4\nbatch = 2\niters = 2\n"
-                        "log_every = 1\nlyap_k = 1\n\n[plain]\nlr = 0.003, 0.01\nfloss_iters = 0\n\n"
+open(fl_ini, "w").write("task = romo\nrule = eprop\ngain = 0.5, 1.5\nseed = 0..4\nhidden = 4\nbatch = 2\n"
+                        "iters = 2\nlog_every = 1\nlyap_k = 1\ndiag_every = 1\n\n[plain]\nlr = 0.003, 0.01\nfloss_iters = 0\n\n"
                         "[flossed]\nlr = 0.01, 0.03\nfloss_iters = 2\nfloss_mode = local\nfloss_k = 1\n")
 FL = os.path.join(TMP, "floss.db")
 r = subprocess.run([EXE, "sweep", fl_ini, "--db", FL, "--progress", "0"], capture_output=True, text=True)
@@ -343,6 +345,13 @@ fl_rows = read_csv(fl_csv) if os.path.exists(fl_csv) else []
 check("floss_iters 0 vs 2, each at its best lr: one group per gain, 5 pairs each",
       r.returncode == 0 and sorted((x["gain"], x["n_pairs"]) for x in fl_rows) == [("0.5", "5"), ("1.5", "5")],
       r.stderr[-300:])
+
+fl = ra.Database(FL)
+diag = fl.diagnostics()
+n_diag = sqlite3.connect(FL).execute("select count(*) from diagnostics").fetchone()[0]
+check("diagnostics load as a long table joined with the jobs' keys, one row per database row",
+      n_diag > 0 and len(diag) == n_diag and {"job_id", "iter", "name", "value", "gain", "floss_iters"} <= set(diag.columns)
+      and set(diag["name"]) >= {"align_W_rec", "drift_W_rec"}, f"{len(diag)} vs {n_diag}")
 
 # ---------------------------------------------------------------- schema 1
 
@@ -376,6 +385,9 @@ for rule, gain, hidden, lr, status, fl in con.execute(
 exp_old = sorted(f"{k[0]} {k[1]} {k[2]} {choose(g, 1)}" for k, g in fin.items())
 check("schema-1 database: one notice on stderr, test_* = final_*, no val_*",
       r.returncode == 0 and len(notes) == 1 and out and out[0].startswith("1 1 {'final_loss'}"), r.stderr[-400:] + str(out[:1]))
+old_diag = ra.Database(OLD).diagnostics()
+check("a database without a diagnostics table gives an empty diagnostics table with its columns",
+      old_diag.empty and {"job_id", "iter", "name", "value", "gain"} <= set(old_diag.columns))
 check("schema-1 database: best lr on final_loss with a loud warning, equal to the plain loop",
       len(warns) == 1 and sorted(out[1:]) == exp_old, f"{out[1:3]} vs {exp_old[:2]}")
 
