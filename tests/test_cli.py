@@ -396,6 +396,22 @@ for task in ("romo", "2af", "dms"):
             check(f"gradient dump {task} bptt {act}: grad == numpy finite differences", worst < 1e-6
                   and at_kink < total / 4, f"worst rel err {worst:.2e}, {at_kink} of {total} at a kink")
 
+# ---- the readout control's dump: zeros where it does not reach, BPTT's readout gradient
+for task in ("romo", "2af", "dms"):
+    d = os.path.join(tmp, f"grad-{task}-readout")
+    r = run("gradient", "--task", task, "--rule", "readout", "--hidden", "8", "--batch", "3",
+            "--gain", "1.3", "--out", d)
+    ref = os.path.join(tmp, f"grad-{task}-bptt-tanh")
+    ok = r.returncode == 0 and config_of(d)["rule"] == "readout"
+    if ok:
+        G = {n: load(d, "grad_" + n + ".npy") for n in NAMES}
+        R = {n: load(ref, "grad_" + n + ".npy") for n in NAMES}
+        ok = (all(not G[n].any() for n in ("W_in", "W_rec", "b"))
+              and all(np.abs(G[n] - R[n]).max() <= 1e-14 * max(1, np.abs(R[n]).max()) for n in ("W_out", "b_out"))
+              and np.abs(G["W_out"]).max() > 0)
+    check(f"gradient --rule readout {task}: W_in, W_rec, b gradients exactly 0, readout's == bptt's",
+          ok, r.stderr[-200:])
+
 # ---- lyap dumps, checked in numpy ------------------------------------------
 
 
