@@ -572,15 +572,15 @@ def write_csv_set(res, directory, name):
 
 # ---------------------------------------------------------------- statistics
 
-def _groups(df, by):
+def groups(df, by):
     """(values tuple, sub-frame) per group of the columns `by`, sorted; one
     group () for an empty `by`; NaN is a value like any other."""
     if not by:
         if len(df):
             yield (), df
         return
-    for g, s in df.groupby(list(by), dropna=False, sort=True):
-        yield (g if isinstance(g, tuple) else (g,)), s
+    for g, s in df.groupby(by[0] if len(by) == 1 else list(by), dropna=False, sort=True):
+        yield (g if len(by) > 1 else (g,)), s
 
 
 def wilson(k, n):
@@ -601,7 +601,7 @@ def success(jobs, by=None, keys=None):
     by = [k for k in keys if k != "seed"] if by is None else list(by)
     fin = jobs[jobs["status"].isin(FINISHED) & jobs["solved"].notna()]
     rows = []
-    for g, s in _groups(fin, by):
+    for g, s in groups(fin, by):
         n, k = len(s), int(s["solved"].sum())
         lo, hi = wilson(k, n)
         rows.append((*g, n, k, k / n, lo, hi))
@@ -628,7 +628,7 @@ def best_lr(jobs, keys=None):
         raise AnalysisError("best lr: the jobs have no lr key")
     group = [k for k in keys if k not in ("lr", "seed")]
     rows, legacy = [], 0
-    for g, s in _groups(jobs, group):
+    for g, s in groups(jobs, group):
         fin = s[s["status"].isin(FINISHED)]
         if fin.empty:
             continue
@@ -785,10 +785,10 @@ def pair_frames(A, B, group, metric="test_loss", seed=0, n_boot=N_BOOT):
     A, B = (x[x["status"].isin(FINISHED)] for x in (A, B))
     both = pd.concat([A[list(group)], B[list(group)]], ignore_index=True)
     out = []
-    for g, _ in _groups(both, group):
+    for g, _ in groups(both, group):
         sides = []
         for side in (A, B):
-            s = side[np.logical_and.reduce([_same(side[k], v) for k, v in zip(group, g)])] if group else side
+            s = select(side, group, g)
             if s["seed"].duplicated().any():
                 raise AnalysisError(
                     f"group {dict(zip(group, g))}: several jobs per seed on one side; a key "
@@ -804,9 +804,12 @@ def pair_frames(A, B, group, metric="test_loss", seed=0, n_boot=N_BOOT):
     return res
 
 
-def _same(col, v):
-    """col == v, with NaN equal to NaN (a group value may be NaN)."""
-    return col.isna() if v != v else col == v
+def select(df, keys, values):
+    """The rows of `df` whose columns `keys` equal `values` (NaN equals NaN)."""
+    m = np.ones(len(df), bool)
+    for k, v in zip(keys, values):
+        m &= (df[k].isna() if v != v else df[k] == v).to_numpy()
+    return df[m]
 
 
 def _compare_group(g, xa, xb, n_excluded, metric, seed, n_boot):
