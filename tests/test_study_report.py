@@ -231,15 +231,17 @@ for mode, title in (("matched", "matched lr"), ("best", "best lr")):
     t = [r for r in T.get(f"Claim 3 — claims: flossed (B) against plain (A), {title}", []) if "local" in r["arm"]]
     ws = []
     for g in (0.5, 1.0, 2.0):
-        A = at_best(plain, "eprop", g)
+        A = at_best(plain[plain["lr"].isin(set(fl["lr"]))], "eprop", g)  # plain's best among the arm's lrs
         B = fl[(fl["gain"] == g) & (fl["lr"] == A["lr"].iloc[0])] if mode == "matched" else at_best(fl, "eprop", g)
         ws.append(wilcoxon_p(A, B))
     got = [(r["gain"], r["pairs"], r["p"], r["_cells"][10]) for r in t]
     want = [(f"{g:g}", str(n), p3(p), p3(h)) for g, (p, n), h in zip((0.5, 1.0, 2.0), ws, holm_loop([w[0] for w in ws]))]
     check(f"claim 3 ({mode} lr): local flossing vs plain eprop per gain: pairs, Wilcoxon p, Holm across gains",
           got == want, f"{got} vs {want}")
-row = find(T.get("Claim 3 — claims: flossed (B) against plain (A), best lr", []),
+row = find(T.get("Claim 3 — claims: flossed (B) against plain (A), matched lr", []),
            arm="eprop + floss 100 (local, k 4, lr 0.003)", gain="0.5")
+check("claim 3: plain eprop g 0.5 (best lr 1e-3 overall) is compared at the arm's lrs: 3e-3 on both sides",
+      row and row["lr plain / flossed"] == "0.003 / 0.003", str(row))
 check("planted: local flossing helps at g 0.5 (negative difference, Holm p < 0.05)",
       row and row["B − A [95% CI]"].startswith("-") and float(row["_cells"][10]) < 0.05)
 
