@@ -20,7 +20,6 @@ through-training rows of the database.  Part 3: bad input exits 2 with one
 line and writes nothing.
 Usage: test_study_report.py PATH/TO/rnnsweep PATH/TO/tools/study-report
 """
-import math
 import os
 import shutil
 import sqlite3
