@@ -442,7 +442,7 @@ r1 = run(os.path.join(TOOLS, "study-report"), "--dbdir", DBDIR)
 r2 = run(os.path.join(TOOLS, "study-report"), "--csv", CSVDIR)
 t1, t2 = r1.stdout.split("### Compute")[0], r2.stdout.split("### Compute")[0]
 check("study-report prints the same tables from the database and from its CSV",
-      r1.returncode == 0 and r2.returncode == 0 and t1 == t2 and "| romo | bptt | 0.5 | 4 | 0.003 | 10 |" in t1
+      r1.returncode == 0 and r2.returncode == 0 and t1 == t2 and "| romo | 4 | bptt | 0.5 | 0.003 | 10 |" in t1
       and "[" in t1, (r1.stderr + r2.stderr)[-300:] + t1[:600])
 
 # ---------------------------------------------------------------- read-only directory

@@ -2,13 +2,18 @@
 """test_plot.py — tools/plot on a database made by a tiny real sweep.
 
 Runs a 24-job sweep (romo, bptt/eprop, two gains, two lrs, two seeds, with
-and without flossing, exponents during training) with `mpirun -n 1`, then
-`tools/plot all`: every figure must be written as a valid PNG (signature,
-IHDR chunk with a plausible size, IEND) of non-trivial size, and every
-figure of the table is documented in `tools/plot --help` and the README.
-`floss` on a sweep without flossing jobs says exactly that and exits 2
-(and `all` skips it there, saying why); a foreign database is refused with
-exit code 2.
+and without flossing, exponents during training, diagnostics every 20
+iterations) with `mpirun -n 1`, then `tools/plot all`: every figure must be
+written as a valid PNG (signature, IHDR chunk with a plausible size, IEND)
+of non-trivial size, and every figure of the table is documented in
+`tools/plot --help` and the README.  `align` draws one panel per eprop arm
+and not bptt's.  `floss` on a sweep without flossing jobs says exactly that
+and exits 2, and so do `align` and `drift` on a sweep without diagnostics
+(and `all` skips them there, saying why); a foreign database is refused
+with exit code 2.  From the sweep's CSV export (tools/study-report
+--export-csv), `tools/plot --csv` draws the figures that need no curves or
+full spectrum, those made from the jobs table byte-identical to the
+database's, and says that curves need the database.
 Usage: test_plot.py PATH/TO/rnnsweep PATH/TO/tools/plot
 """
 import os
@@ -19,6 +24,7 @@ import sys
 import tempfile
 
 EXE, PLOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+PYTHON = "/usr/bin/python3"
 TMP = tempfile.mkdtemp(prefix="rnnsweep-plot-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 failures = 0
@@ -42,6 +48,7 @@ iters = 60
 log_every = 10
 lyap_k = 2
 lyap_every = 20
+diag_every = 20
 
 [plain]
 floss_iters = 0
@@ -56,7 +63,8 @@ r = subprocess.run(["mpirun", "-n", "1", EXE, "sweep", sweep, "--db", db, "--pro
                    capture_output=True, text=True, env=ENV)
 check("tiny sweep for the plots completes", r.returncode == 0, r.stderr[-300:])
 
-FIGURES = ("curves", "accuracy", "test-loss", "heatmap", "lyap", "spectrum", "floss", "lyap-train", "families")
+FIGURES = ("curves", "accuracy", "test-loss", "heatmap", "lyap", "spectrum", "floss", "lyap-train", "families",
+           "align", "drift")
 
 
 def valid_png(p):
@@ -99,11 +107,67 @@ check("floss on a sweep without flossing jobs says so and exits 2, writing nothi
       r.returncode == 2 and "no flossing jobs" in last and not os.path.exists(nofloss), r.stderr.strip())
 r = subprocess.run([PLOT, "all", "--db", plain, "--outdir", os.path.join(TMP, "plainfigs")],
                    capture_output=True, text=True)
-check("all on that sweep skips floss and lyap-train, saying why, and draws the rest",
+check("all on that sweep skips floss, lyap-train, align and drift, saying why, and draws the rest",
       r.returncode == 0 and "floss: skipped:" in r.stdout and "no flossing jobs" in r.stdout
-      and "lyap-train: skipped:" in r.stdout
+      and "lyap-train: skipped:" in r.stdout and "align: skipped:" in r.stdout and "drift: skipped:" in r.stdout
+      and r.stdout.count("no diagnostics (diag_every = 0") == 2
       and all(valid_png(os.path.join(TMP, "plainfigs", n + ".png"))[0]
               for n in ("curves", "accuracy", "test-loss", "heatmap", "lyap", "spectrum")), r.stdout[-400:])
+
+for fig in ("align", "drift"):
+    png = os.path.join(TMP, f"nodiag-{fig}.png")
+    r = subprocess.run([PLOT, fig, "--db", plain, "--out", png], capture_output=True, text=True)
+    check(f"{fig} on a sweep without diagnostics: one line saying so, exit 2, nothing written",
+          r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no diagnostics" in r.stderr
+          and not os.path.exists(png), r.stderr.strip())
+
+con = sqlite3.connect(db)
+arms = con.execute("select count(distinct floss_iters || floss_mode) from jobs where rule = 'eprop'").fetchone()[0]
+n_align = con.execute("select count(*) from diagnostics where name = 'align_rec'").fetchone()[0]
+n_bptt = con.execute("select count(*) from diagnostics d join jobs j on j.id = d.job_id "
+                     "where j.rule = 'bptt' and d.name = 'align_rec'").fetchone()[0]
+con.close()
+r = subprocess.run([PYTHON, "-c", f"""
+import sys; sys.argv = ['plot', 'align', '--db', {db!r}, '--out', {os.path.join(TMP, 'a.png')!r}]
+sys.path.insert(0, {os.path.dirname(PLOT)!r})
+import matplotlib.figure, runpy
+titles = []
+orig = matplotlib.figure.Figure.savefig
+def spy(self, *a, **k):
+    titles.extend(ax.get_title() for ax in self.axes if ax.get_visible())
+    return orig(self, *a, **k)
+matplotlib.figure.Figure.savefig = spy
+try:
+    runpy.run_path({PLOT!r}, run_name='__main__')
+finally:
+    print('TITLES', titles)
+"""], capture_output=True, text=True)
+titles = eval(r.stdout.split("TITLES", 1)[1]) if "TITLES" in r.stdout else []
+check("align: one panel per eprop arm (plain, flossed), none for bptt (no align_rec rows for it)",
+      n_align > 0 and n_bptt == 0 and len(titles) == arms == 2 and all("eprop" in t for t in titles),
+      f"{titles}, {arms} arms")
+
+export = os.path.join(TMP, "export")
+r = subprocess.run([PYTHON, os.path.join(os.path.dirname(PLOT), "study-report"), "--export-csv", export, "--db", db],
+                   capture_output=True, text=True)
+check("the sweep exports to CSV", r.returncode == 0, r.stderr[-300:])
+csvfigs = os.path.join(TMP, "csvfigs")
+r = subprocess.run([PLOT, "all", "--csv", os.path.join(export, "tiny.csv"), "--outdir", csvfigs],
+                   capture_output=True, text=True)
+from_csv = ("test-loss", "heatmap", "lyap", "floss", "lyap-train", "families", "align", "drift")
+check("plot all --csv: every figure but curves, accuracy and spectrum, which say they need the database",
+      r.returncode == 0 and all(valid_png(os.path.join(csvfigs, n + ".png"))[0] for n in from_csv)
+      and all(f"{n}: skipped:" in r.stdout for n in ("curves", "accuracy", "spectrum"))
+      and r.stdout.count("from the database") == 3, r.stdout[-500:] + r.stderr[-300:])
+same = [n for n in ("test-loss", "heatmap", "lyap", "floss", "families", "drift")
+        if os.path.exists(os.path.join(csvfigs, n + ".png"))
+        and open(os.path.join(csvfigs, n + ".png"), "rb").read() == open(os.path.join(out, n + ".png"), "rb").read()]
+check("figures of the jobs table are byte-identical from the CSV export and from the database",
+      len(same) == 6, str(same))
+r = subprocess.run([PLOT, "curves", "--csv", os.path.join(export, "tiny.csv"), "--out", os.path.join(TMP, "c.png"),
+                    "--where", "gain > 1"], capture_output=True, text=True)
+check("--where with --csv: one line, exit 2", r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1,
+      r.stderr)
 
 single = os.path.join(TMP, "one.png")
 r = subprocess.run([PLOT, "curves", "--db", db, "--out", single, "--rule", "eprop", "--floss-iters", "5"],

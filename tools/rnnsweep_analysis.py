@@ -16,18 +16,26 @@ Tables (DataFrames, long format, joinable on `job_id`):
   jobs        job_id, every config key (typed), status, val_loss, val_accuracy,
               test_loss, test_accuracy, final_loss, final_accuracy, wall_seconds,
               iters_done, crashes, suspect, lambda_max per phase (lyap_init,
-              lyap_floss, lyap_trained), solved (1/0; NaN unless done or
-              diverged; diverged counts as not solved)
+              lyap_floss, lyap_trained), diag_<name> (each diagnostic's value at
+              the job's last diagnostic iteration), solved (1/0; NaN unless done
+              or diverged; diverged counts as not solved)
   curves      job_id, iter, loss, accuracy + the job's keys and status
   lyapunov    job_id, phase, iter, idx, value, sd + the job's keys and status
   diagnostics job_id, iter, name, value + keys (empty if the table is absent)
+  runs()      the launches (the database's runs table; empty if unknown)
+
+The study's CSV export (write_csv_set, read by Results.from_csv_set) is
+NAME.csv (jobs), NAME_lyapunov.csv (lambda_max through training: job_id,
+iter, value), NAME_align.csv (job_id, iter, align_rec, drift_W_rec) and
+NAME_runs.csv; from it every table and all but the curves and spectrum
+figures regenerate.
 
 Config keys are never hard-coded: they are the jobs columns between `config`
 and `status` plus any later column named in a job's canonical `config` text
 (columns the engine adds for new keys go at the end). A jobs DataFrame
 remembers its keys in `jobs.attrs["keys"]`; a frame without them (after a
 merge, or one you built) gets its keys by elimination: every column that is
-not in NON_KEYS.
+not in NON_KEYS and not a diag_<name>.
 
 Databases of schema 1 (no val_*/test_* columns) still load: test_* are then
 their final_* (measured on the old evaluation batch), val_* are NaN, and the
@@ -46,6 +54,7 @@ Statistics (SPEC §7):
                                difference b - a with a seeded bootstrap 95% CI,
                                Wilcoxon signed-rank p (McNemar exact for
                                `solved`), Holm-adjusted p across groups
+  pair_frames(A, B, group)     the same for two job sets chosen by the caller
   median_ci(values)            seeded bootstrap 95% CI of a median
 
 Errors in the input (missing file, not an rnnsweep database, unknown key,
@@ -77,6 +86,19 @@ NON_KEYS = frozenset({
     "started_at", "finished_at", "wall_seconds", "final_loss", "final_accuracy", "val_loss",
     "val_accuracy", "test_loss", "test_accuracy", "iters_done", "error", "crashes", "suspect",
     "solved", "legacy", "lyap_init", "lyap_floss", "lyap_trained"})
+
+
+DIAG_KINDS = ("align_", "drift_")  # SPEC §8's diagnostic names start with these
+
+
+def is_diag(column):
+    """True for a jobs column diag_<name> holding a job's last diagnostic value."""
+    return column.startswith("diag_") and column[5:].startswith(DIAG_KINDS)
+
+
+def is_key(column):
+    """True for a column that can be a config key: not in NON_KEYS, not diag_<name>."""
+    return column not in NON_KEYS and not is_diag(column)
 
 
 class AnalysisError(Exception):
@@ -145,8 +167,7 @@ def config_keys(conn):
     for (text,) in conn.execute("SELECT DISTINCT config FROM jobs"):
         named.update(parse_config(text))
     lo, hi = cols.index("config"), cols.index("status")
-    return [c for i, c in enumerate(cols)
-            if lo < i < hi or (i > hi and c in named and c not in NON_KEYS)]
+    return [c for i, c in enumerate(cols) if lo < i < hi or (i > hi and c in named and is_key(c))]
 
 
 def keys_of(jobs, keys=None):
@@ -159,7 +180,7 @@ def keys_of(jobs, keys=None):
         return list(keys)
     if "keys" in jobs.attrs:
         return [k for k in jobs.attrs["keys"] if k in jobs.columns]
-    return [c for c in jobs.columns if c not in NON_KEYS]
+    return [c for c in jobs.columns if is_key(c)]
 
 
 def thresholds(conn=None, overrides=None):
@@ -241,8 +262,8 @@ def load_jobs(conn, where=None, thresholds_=None, source="database"):
         check_where(conn, where)
     jobs = pd.read_sql_query("SELECT * FROM jobs" + (f" WHERE ({where})" if where else ""), conn)
     jobs = jobs.drop(columns=["config"])
-    lam = _lambda_max(conn)
-    jobs = jobs.merge(lam, how="left", left_on="id", right_index=True)
+    for extra in (_lambda_max(conn), _final_diagnostics(conn)):
+        jobs = jobs.merge(extra, how="left", left_on="id", right_index=True)
     for p in PHASES:
         if f"lyap_{p}" not in jobs.columns:
             jobs[f"lyap_{p}"] = np.nan
@@ -261,6 +282,19 @@ def _lambda_max(conn):
     last = rows.sort_values("iter").groupby(["job_id", "phase"]).tail(1)
     wide = last.pivot(index="job_id", columns="phase", values="value")
     return wide.rename(columns=lambda p: f"lyap_{p}")
+
+
+def _final_diagnostics(conn):
+    """Each diagnostic's value at its job's last diagnostic iteration, as
+    columns diag_<name> (sorted) indexed by job id; none without the table."""
+    rows = pd.DataFrame({"job_id": [], "name": [], "value": []})
+    if has_table(conn, "diagnostics"):
+        rows = pd.read_sql_query(
+            "SELECT d.job_id, d.name, d.value FROM diagnostics d JOIN (SELECT job_id, name, "
+            "max(iter) AS it FROM diagnostics GROUP BY job_id, name) m ON d.job_id = m.job_id "
+            "AND d.name = m.name AND d.iter = m.it", conn)
+    wide = rows.pivot(index="job_id", columns="name", values="value").astype(float)
+    return wide.rename(columns=lambda n: f"diag_{n}").sort_index(axis=1)
 
 
 def load_jobs_csv(path, thresholds_=None):
@@ -283,19 +317,23 @@ def load_jobs_csv(path, thresholds_=None):
         keys = [c for c in jobs.columns if c in named]
         jobs = jobs.drop(columns=["config"])
     else:
-        keys = [c for c in jobs.columns if c not in NON_KEYS]
+        keys = [c for c in jobs.columns if is_key(c)]
     for p in PHASES:
         if f"lyap_{p}" not in jobs.columns:
             jobs[f"lyap_{p}"] = np.nan
     return _finish_jobs(jobs, keys, path, thresholds(None, thresholds_))
 
 
+JOB_COLUMNS = ("status", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "final_loss",
+               "final_accuracy", "wall_seconds", "crashes")
+
+
 def write_jobs_csv(jobs, path):
     """Write a jobs DataFrame as the one-row-per-job CSV that load_jobs_csv
-    reads back (floats at full precision)."""
-    keys = keys_of(jobs)
-    cols = ["job_id", *keys, "status", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
-            "wall_seconds", *(f"lyap_{p}" for p in PHASES)]
+    reads back: job_id, every key, JOB_COLUMNS, lyap_<phase>, diag_<name>,
+    floats as their shortest text that reads back to the same double."""
+    cols = ["job_id", *keys_of(jobs), *JOB_COLUMNS, *(f"lyap_{p}" for p in PHASES),
+            *sorted(c for c in jobs.columns if is_diag(c))]
     jobs[[c for c in cols if c in jobs.columns]].to_csv(path, index=False)
 
 
@@ -337,31 +375,64 @@ def check_where(conn, where):
 
 
 class Results:
-    """Jobs and (possibly empty) curves, lyapunov and diagnostics tables of
-    one sweep.  .jobs is a property; the others are methods.  Built from
-    a database (Database) or from CSV files (Results.from_csv)."""
+    """Jobs and (possibly empty) curves, lyapunov, diagnostics and runs tables
+    of one sweep.  .jobs is a property; the others are methods.  Built from
+    a database (Database) or from CSV files (from_csv, from_csv_set); .path
+    names the source, .partial says that tables are incomplete (a CSV set)."""
+    partial = False
 
-    def __init__(self, jobs, curves=None, lyapunov=None, diagnostics=None, source="results"):
-        self.source = source
-        self._jobs = jobs
+    def __init__(self, jobs, curves=None, lyapunov=None, diagnostics=None, runs=None, source="results"):
+        self.source = self.path = source
+        self._jobs, self._runs = jobs, runs
         self._tables = {"curves": curves, "lyapunov": lyapunov, "diagnostics": diagnostics}
 
     @classmethod
     def from_csv(cls, jobs_csv, curves_csv=None, lyapunov_csv=None, diagnostics_csv=None,
-                 thresholds_=None):
+                 thresholds_=None, runs_csv=None):
         """Jobs from `jobs_csv` (load_jobs_csv); the long tables from their CSVs
-        where given and present, joined with the jobs' keys."""
+        where given and present, joined with the jobs' keys.  The export's
+        compact forms are accepted: lyapunov without a phase column (phase
+        train, idx 1; the init, floss and trained rows at iterations 0, 0 and
+        `iters` are rebuilt from the jobs' lyap_* columns) and diagnostics
+        wide (job_id, iter, one column per name)."""
         jobs = load_jobs_csv(jobs_csv, thresholds_)
         tables = {}
         for name, path in (("curves", curves_csv), ("lyapunov", lyapunov_csv),
-                           ("diagnostics", diagnostics_csv)):
-            if path and os.path.isfile(path):
-                tables[name] = _with_keys(pd.read_csv(path, float_precision="round_trip"), jobs)
+                           ("diagnostics", diagnostics_csv), ("runs", runs_csv)):
+            if not (path and os.path.isfile(path)):
+                continue
+            try:
+                t = pd.read_csv(path, float_precision="round_trip")
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+                raise AnalysisError(f"{path}: not a CSV table: {str(e).splitlines()[0]}") from None
+            if name == "runs":
+                tables[name] = t
+                continue
+            if name == "lyapunov" and "phase" not in t.columns:
+                t = _lyapunov_from_compact(t, jobs)
+            if name == "diagnostics" and "name" not in t.columns:
+                t = t.melt(id_vars=["job_id", "iter"], var_name="name").dropna(subset=["value"])
+            tables[name] = _with_keys(t, jobs)
         return cls(jobs, source=jobs_csv, **tables)
+
+    @classmethod
+    def from_csv_set(cls, directory, name, thresholds_=None):
+        """The export of write_csv_set: DIRECTORY/NAME.csv and its companions."""
+        base = os.path.join(directory, name)
+        res = cls.from_csv(base + ".csv", lyapunov_csv=base + "_lyapunov.csv",
+                           diagnostics_csv=base + "_align.csv", runs_csv=base + "_runs.csv",
+                           thresholds_=thresholds_)
+        res.partial = True
+        return res
 
     @property
     def jobs(self):
         return self._jobs
+
+    def runs(self):
+        """The launches (one row each: run_id, started_at, finished_at, ranks, ...)."""
+        return self._runs if self._runs is not None else pd.DataFrame(
+            {c: [] for c in ("run_id", "started_at", "finished_at", "ranks")})
 
     def _table(self, name, columns):
         t = self._tables.get(name)
@@ -381,6 +452,19 @@ class Results:
     def diagnostics(self):
         return self._table("diagnostics", (("job_id", "int64"), ("iter", "int64"), ("name", object),
                                            ("value", float)))
+
+
+def _lyapunov_from_compact(t, jobs):
+    """Long lyapunov rows from the export's (job_id, iter, value) of phase
+    train, idx 1, plus the init/floss/trained rows of the jobs' lyap_* columns."""
+    parts = [t.assign(phase="train", idx=1, sd=np.nan)]
+    ends = {"init": 0, "floss": 0, "trained": jobs["iters"] if "iters" in jobs.columns else np.nan}
+    for ph, it in ends.items():
+        e = pd.DataFrame({"job_id": jobs["job_id"], "iter": it, "value": jobs[f"lyap_{ph}"]})
+        parts.append(e.dropna().assign(phase=ph, idx=1, sd=np.nan))
+    out = pd.concat(parts, ignore_index=True)
+    out["iter"] = out["iter"].astype("int64")
+    return out[["job_id", "phase", "iter", "idx", "value", "sd"]]
 
 
 class Database(Results):
@@ -420,6 +504,12 @@ class Database(Results):
     def has_table(self, name):
         return has_table(self.conn, name)
 
+    def runs(self):
+        if self._runs is None:
+            self._runs = pd.read_sql_query("SELECT * FROM runs", self.conn).rename(
+                columns={"id": "run_id"}) if has_table(self.conn, "runs") else super().runs()
+        return self._runs
+
     def _table(self, name, columns):
         if self._tables.get(name) is None:
             self._tables[name] = {"curves": load_curves, "lyapunov": load_lyapunov,
@@ -427,17 +517,70 @@ class Database(Results):
         return self._tables[name]
 
 
+# ---------------------------------------------------------------- the study's CSV export
+
+CSV_SET = {"": "job_id,", "_lyapunov": "job_id,iter,value", "_align": "job_id,iter,align_rec,drift_W_rec",
+           "_runs": "run_id,"}  # file suffix -> how its header starts
+THROUGH_TRAINING_FORMAT = "%.6g"  # exponents and diagnostics through training: figures only
+
+
+def csv_set_paths(directory, name):
+    """The four paths of NAME's export in `directory`; AnalysisError if one of
+    them exists but is not an earlier export (its header says otherwise)."""
+    paths = [os.path.join(directory, name + suffix + ".csv") for suffix in CSV_SET]
+    for path, head in zip(paths, CSV_SET.values()):
+        if os.path.lexists(path):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    first = f.readline()
+            except (OSError, UnicodeDecodeError):
+                first = ""
+            if not os.path.isfile(path) or os.path.islink(path) or not first.startswith(head):
+                raise AnalysisError(f"{path}: exists and is not an rnnsweep CSV export; not overwritten")
+    return paths
+
+
+def write_csv_set(res, directory, name):
+    """Write the study's export of `res` (module doc): NAME.csv (write_jobs_csv,
+    full precision: every table regenerates exactly), NAME_lyapunov.csv
+    (lambda_max through training: phase train, idx 1), NAME_align.csv
+    (align_rec and drift_W_rec at every diagnostic iteration; both at 6
+    significant digits, for figures) and NAME_runs.csv.  Each file is
+    written beside its place and renamed over it.  Returns the paths."""
+    paths = csv_set_paths(directory, name)
+    ly = res.lyapunov()
+    ly = ly.loc[(ly["phase"] == "train") & (ly["idx"] == 1), ["job_id", "iter", "value"]]
+    d = res.diagnostics()
+    d = d[d["name"].isin(["align_rec", "drift_W_rec"])]
+    wide = d.pivot(index=["job_id", "iter"], columns="name", values="value")
+    wide = wide.reindex(columns=["align_rec", "drift_W_rec"]).reset_index()
+    wide.columns.name = None
+    writers = [lambda f: write_jobs_csv(res.jobs, f),
+               lambda f: ly.to_csv(f, index=False, float_format=THROUGH_TRAINING_FORMAT),
+               lambda f: wide.to_csv(f, index=False, float_format=THROUGH_TRAINING_FORMAT),
+               lambda f: res.runs().to_csv(f, index=False)]
+    for path, write in zip(paths, writers):
+        tmp = f"{path}.tmp{os.getpid()}"
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return paths
+
+
 # ---------------------------------------------------------------- statistics
 
-def _groups(df, by):
+def groups(df, by):
     """(values tuple, sub-frame) per group of the columns `by`, sorted; one
     group () for an empty `by`; NaN is a value like any other."""
     if not by:
         if len(df):
             yield (), df
         return
-    for g, s in df.groupby(list(by), dropna=False, sort=True):
-        yield (g if isinstance(g, tuple) else (g,)), s
+    for g, s in df.groupby(by[0] if len(by) == 1 else list(by), dropna=False, sort=True):
+        yield (g if len(by) > 1 else (g,)), s
 
 
 def wilson(k, n):
@@ -458,7 +601,7 @@ def success(jobs, by=None, keys=None):
     by = [k for k in keys if k != "seed"] if by is None else list(by)
     fin = jobs[jobs["status"].isin(FINISHED) & jobs["solved"].notna()]
     rows = []
-    for g, s in _groups(fin, by):
+    for g, s in groups(fin, by):
         n, k = len(s), int(s["solved"].sum())
         lo, hi = wilson(k, n)
         rows.append((*g, n, k, k / n, lo, hi))
@@ -485,7 +628,7 @@ def best_lr(jobs, keys=None):
         raise AnalysisError("best lr: the jobs have no lr key")
     group = [k for k in keys if k not in ("lr", "seed")]
     rows, legacy = [], 0
-    for g, s in _groups(jobs, group):
+    for g, s in groups(jobs, group):
         fin = s[s["status"].isin(FINISHED)]
         if fin.empty:
             continue
@@ -625,26 +768,48 @@ def paired(jobs, factor, a, b, metric="test_loss", lr="matched", where=None, see
     level_keys = [k for k in group if k != "lr" and len(A) and len(B)
                   and not set(A[k].dropna()) & set(B[k].dropna())]
     group = [k for k in group if k not in level_keys]
-    value = "solved" if metric == "solved" else metric
+    res = pair_frames(A, B, group, metric, seed, n_boot)
+    res.attrs.update(factor=factor, a=a, b=b, metric=metric, lr=lr, group=group,
+                     level_keys={k: (sorted(set(A[k])), sorted(set(B[k]))) for k in level_keys})
+    return res
+
+
+def pair_frames(A, B, group, metric="test_loss", seed=0, n_boot=N_BOOT):
+    """Paired comparison of the jobs of `A` (level a) with those of `B`
+    (level b), per group of the columns `group` (a group present on one side
+    only gets n_pairs 0); pairs share the seed.  The caller chooses the jobs
+    (e.g. each side at its best lr); unfinished jobs are left out.  Columns
+    and statistics as in `paired`; p_holm is across the groups returned."""
+    if metric not in METRICS:
+        raise AnalysisError(f"--metric {metric}: expected one of {', '.join(METRICS)}")
+    A, B = (x[x["status"].isin(FINISHED)] for x in (A, B))
+    both = pd.concat([A[list(group)], B[list(group)]], ignore_index=True)
     out = []
-    for g, s in _groups(jobs, group):
-        sa, sb = s[s[factor] == a], s[s[factor] == b]
-        for side in (sa, sb):
-            if side["seed"].duplicated().any():
+    for g, _ in groups(both, group):
+        sides = []
+        for side in (A, B):
+            s = select(side, group, g)
+            if s["seed"].duplicated().any():
                 raise AnalysisError(
                     f"group {dict(zip(group, g))}: several jobs per seed on one side; a key "
                     "that differs between them must be fixed with --where")
-        m = sa.set_index("seed")[[value]].join(sb.set_index("seed")[[value]], how="outer",
-                                                 lsuffix="_a", rsuffix="_b")
+            sides.append(s.set_index("seed")[[metric]])
+        m = sides[0].join(sides[1], how="outer", lsuffix="_a", rsuffix="_b")
         ok = m.dropna()
-        xa, xb = ok[f"{value}_a"].to_numpy(float), ok[f"{value}_b"].to_numpy(float)
+        xa, xb = ok[f"{metric}_a"].to_numpy(float), ok[f"{metric}_b"].to_numpy(float)
         out.append(_compare_group(g, xa, xb, len(m) - len(ok), metric, seed, n_boot))
     cols = [*group, "n_pairs", "median_a", "median_b", "median_diff", "ci_lo", "ci_hi", "p", "note"]
     res = pd.DataFrame(out, columns=cols)
     res.insert(len(cols) - 1, "p_holm", holm(res["p"].to_numpy(float)) if len(res) else [])
-    res.attrs.update(factor=factor, a=a, b=b, metric=metric, lr=lr, group=group,
-                     level_keys={k: (sorted(set(A[k])), sorted(set(B[k]))) for k in level_keys})
     return res
+
+
+def select(df, keys, values):
+    """The rows of `df` whose columns `keys` equal `values` (NaN equals NaN)."""
+    m = np.ones(len(df), bool)
+    for k, v in zip(keys, values):
+        m &= (df[k].isna() if v != v else df[k] == v).to_numpy()
+    return df[m]
 
 
 def _compare_group(g, xa, xb, n_excluded, metric, seed, n_boot):
