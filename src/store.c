@@ -472,34 +472,12 @@ static int status_parse(const char *name)
     return -1;
 }
 
-/* Parse canonical `key=value` lines into c (defaults for absent keys). */
+/* A stored config back into c (config_parse_canonical). */
 static int parse_canonical(store *s, long job_id, const char *text, config *c)
 {
-    config_default(c);
-    char line[256], err[CONFIG_ERRLEN];
-    while (text && *text) {
-        const char *nl = strchr(text, '\n');
-        size_t n = nl ? (size_t)(nl - text) : strlen(text);
-        if (n >= sizeof line)
-            return fail(s, STORE_ERROR, "job %ld: stored config line too long", job_id);
-        memcpy(line, text, n);
-        line[n] = 0;
-        text = nl ? nl + 1 : NULL;
-        if (!*line)
-            continue;
-        char *eq = strchr(line, '=');
-        if (!eq)
-            return fail(s, STORE_ERROR, "job %ld: stored config line '%s' is not key=value",
-                        job_id, line);
-        *eq = 0;
-        int k = config_key_find(line);
-        if (k < 0)
-            return fail(s, STORE_ERROR,
-                        "job %ld: stored config has key '%s' this rnnsweep does not know", job_id,
-                        line);
-        if (config_set(c, k, eq + 1, err) != 0)
-            return fail(s, STORE_ERROR, "job %ld: stored config key '%s': %s", job_id, line, err);
-    }
+    char err[CONFIG_ERRLEN];
+    if (config_parse_canonical(text, c, err) != 0)
+        return fail(s, STORE_ERROR, "job %ld: stored config %s", job_id, err);
     return STORE_OK;
 }
 
@@ -1254,12 +1232,12 @@ size_t store_blob_limit(store *s, size_t bytes)
 /* Bind key k of c to parameter i of st (typed column); STORE_OK or STORE_ERROR. */
 static int bind_key(store *s, sqlite3_stmt *st, int i, const config_key *key, const config *c)
 {
-    const char *field = (const char *)c + key->offset;
+    const config_value v = config_value_get(c, config_key_find(key->name));
     int rc;
     switch (key->kind) {
-    case CK_ENUM: rc = sqlite3_bind_text(st, i, key->choices[*(const int *)field], -1, SQLITE_STATIC); break;
-    case CK_INT: rc = sqlite3_bind_int64(st, i, *(const long *)field); break;
-    default: rc = sqlite3_bind_double(st, i, *(const double *)field); break;
+    case CK_ENUM: rc = sqlite3_bind_text(st, i, key->choices[v.i], -1, SQLITE_STATIC); break;
+    case CK_INT: rc = sqlite3_bind_int64(st, i, v.l); break;
+    default: rc = sqlite3_bind_double(st, i, v.d); break;
     }
     return rc == SQLITE_OK ? STORE_OK : bindfail(s, st, i, rc);
 }
