@@ -90,8 +90,9 @@ static int create_tables(store *s)
               /* wall_seconds: compute time summed over attempts; final_loss,
                * final_accuracy = test_* (for a schema-1 job: one evaluation
                * batch), NULL when unknown or not finite; iters_done: while
-               * running, the iterations done (live, every --flush seconds),
-               * then the iteration of the last curve row */
+               * running, the iterations done (from the claim: the checkpoint's
+               * iteration or NULL; then live, every --flush seconds), once
+               * finished or interrupted the iteration of the last curve row */
               "  wall_seconds REAL, final_loss REAL, final_accuracy REAL, iters_done INTEGER,\n"
               /* crashes: launch deaths blamed on it (store_recover); suspect: 1
                * if it was running when a launch with other jobs died (it runs

@@ -77,9 +77,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                         " WHERE w.sweep_id = ?1 GROUP BY j.status",
     [ST_COUNTS_ALL] = "SELECT status, count(*) FROM jobs GROUP BY status",
     [ST_JOB_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
+    /* a claim starts the attempt's progress at its checkpoint's iteration
+     * (NULL without one), so no count of a dead attempt stays behind */
     [ST_CLAIM] = "UPDATE jobs SET status = 'running', attempts = attempts + 1, host = ?2,"
                  " rank = ?3,"
-                 " run_id = ?4, started_at = ?5, finished_at = NULL, error = NULL"
+                 " run_id = ?4, started_at = ?5, finished_at = NULL, error = NULL,"
+                 " iters_done = (SELECT iter FROM checkpoints WHERE job_id = ?1)"
                  " WHERE id = ?1 AND status = 'pending'",
     [ST_RESULT] = "UPDATE jobs SET status = ?2, host = ?3, rank = ?4, finished_at = ?5,"
                   " wall_seconds = COALESCE(wall_seconds, 0) + ?6, final_loss = ?7,"

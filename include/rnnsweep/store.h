@@ -120,7 +120,9 @@ int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n,
 /* Jobs of a sweep by status: counts[enum job_status] (6 entries). */
 int store_sweep_counts(store *s, long sweep_id, size_t counts[6]);
 
-/* Mark a job running (attempts + 1, host, rank, run, started_at). */
+/* Mark a job running (attempts + 1, host, rank, run, started_at = now) and
+ * start its progress: iters_done = its checkpoint's iteration, or NULL
+ * without a checkpoint. */
 int store_claim(store *s, long job_id, long run_id, const char *host, int rank);
 
 /* The job's saved checkpoint, if any: *buf malloc'ed (NULL, *n = 0 if none). */
