@@ -1,14 +1,18 @@
 /* config.c — the job parameter table: parsing, validation, canonical text, hash.
  *
  * One row per key drives everything a key needs (type, bounds, default,
- * help), so a new job parameter is one line here plus one struct field.
+ * help), so a new job parameter is one line here plus one struct field of
+ * the same name; this file alone knows where the fields lie (offsets[], read
+ * and written by config_value_get/set), and a field whose C type does not
+ * match its key's kind fails to compile.
  * Canonical text lists the keys in table order with reals as `%.17g`, so two
  * configs are the same job exactly when their canonical texts are equal.
  * Every key of the first version (since = 1) is always listed; a key added
  * later (since >= 2) is listed only when it differs from its default, so the
  * canonical text and hash of every config that leaves the new keys at their
  * defaults are those of the version that did not have them (tests/test_config.c
- * pins both to literal values of that version).
+ * pins both to literal values of that version).  The text's parser
+ * (config_parse_canonical) is here too: the store reads jobs back with it.
  */
 #include "rnnsweep/config.h"
 #include "rnnsweep/task.h"
@@ -27,64 +31,78 @@ static const char *const floss_mode_names[] = {"full", "local", "detach_h", NULL
 static const char *const init_names[] = {"gaussian", "orthogonal", "sparse", "dale", "lowrank", NULL};
 static const char *const gain_norm_names[] = {"std", "radius", NULL};
 
-#define OFF(f) offsetof(config, f)
 #define BIG 1e9
 
-static const config_key keys[] = {
-    {"task", CK_ENUM, OFF(task), task_names, 0, 0, "romo",
-     "task: romo (parametric working memory), 2af (perceptual decision), dms (delayed match-to-sample)", 1},
-    {"rule", CK_ENUM, OFF(rule), rule_names, 0, 0, "bptt",
-     "learning rule: bptt (exact), eprop (symmetric feedback), rflo (random feedback), readout (W_out, b_out only: the reservoir control)", 1},
-    {"gain", CK_REAL, OFF(gain), NULL, 0, 1e3, "1",
-     "initial recurrent gain g: bulk spectral radius of W_rec (gaussian: W_rec ~ N(0, g^2/N))", 1},
-    {"init", CK_ENUM, OFF(init), init_names, 0, 0, "gaussian",
-     "W_rec family, bulk spectral radius ~ g: gaussian, orthogonal, sparse, dale, lowrank", 2},
-    {"gain_norm", CK_ENUM, OFF(gain_norm), gain_norm_names, 0, 0, "std",
-     "std: W_rec scaled by g as its family says; radius: rescaled to spectral radius g exactly", 2},
-    {"density", CK_REAL, OFF(density), NULL, 1e-6, 1, "0.1",
-     "init=sparse: probability of a nonzero entry; nonzeros ~ N(0, g^2/(density N))", 2},
-    {"frac_exc", CK_REAL, OFF(frac_exc), NULL, 0, 1, "0.8",
-     "init=dale: fraction of excitatory units (columns >= 0, the rest <= 0, rows sum to 0; signs kept in learning)", 2},
-    {"lowrank_rank", CK_INT, OFF(lowrank_rank), NULL, 1, 65536, "1",
-     "init=lowrank: rank R of W_rec = g chi + (lowrank_scale/N) sum_r m_r n_r^T", 2},
-    {"lowrank_scale", CK_REAL, OFF(lowrank_scale), NULL, 0, 1e6, "1",
-     "init=lowrank: scale of the structured part (lowrank_scale/N) sum_r m_r n_r^T", 2},
-    {"lr", CK_REAL, OFF(lr), NULL, 1e-12, 1e3, "0.001", "Adam learning rate", 1},
-    {"seed", CK_INT, OFF(seed), NULL, 0, 9007199254740991.0, "0",
-     "seed of initial weights, feedback matrix, Q0 and task batches", 1},
-    {"hidden", CK_INT, OFF(hidden), NULL, 1, 65536, "64", "number of hidden units N", 1},
-    {"batch", CK_INT, OFF(batch), NULL, 1, 1e6, "32", "trials per batch B", 1},
-    {"iters", CK_INT, OFF(iters), NULL, 0, BIG, "1000", "training iterations (Adam steps)", 1},
-    {"alpha", CK_REAL, OFF(alpha), NULL, 0, 1, "0",
-     "leak dt/tau in (0,1]; 0 = the task's default (0.5)", 1},
-    {"activation", CK_ENUM, OFF(activation), act_names, 0, 0, "tanh", "activation f: tanh or relu", 1},
-    {"log_every", CK_INT, OFF(log_every), NULL, 1, BIG, "10",
-     "learning-curve row every this many iterations (and at 0 and the last)", 1},
-    {"floss_iters", CK_INT, OFF(floss_iters), NULL, 0, BIG, "0",
-     "gradient-flossing pretraining steps before training (0 = off; the study used 100)", 1},
-    {"floss_lr", CK_REAL, OFF(floss_lr), NULL, 1e-12, 1e3, "0.001", "Adam learning rate for flossing", 1},
-    {"floss_k", CK_INT, OFF(floss_k), NULL, 1, 65536, "1", "number of Lyapunov exponents flossed (toward floss_target)", 1},
-    {"floss_mode", CK_ENUM, OFF(floss_mode), floss_mode_names, 0, 0, "full",
-     "flossing gradient: full (exact), local (h and Q frozen per step), detach_h (h frozen, through Q)", 1},
-    {"floss_target", CK_REAL, OFF(floss_target), NULL, -10, 10, "0",
-     "lambda*: flossing minimises mean (lambda - lambda*)^2 (0 = the study's edge of chaos)", 2},
-    {"floss_every", CK_INT, OFF(floss_every), NULL, 0, BIG, "0",
-     "also floss once every this many training iterations (0 = off)", 1},
-    {"lyap_k", CK_INT, OFF(lyap_k), NULL, 1, 65536, "4", "number of Lyapunov exponents measured", 1},
-    {"lyap_warmup", CK_INT, OFF(lyap_warmup), NULL, 0, BIG, "0",
-     "QR steps discarded before exponents accumulate", 1},
-    {"lyap_every_qr", CK_INT, OFF(lyap_every_qr), NULL, 1, BIG, "1", "QR every this many steps", 1},
-    {"lyap_every", CK_INT, OFF(lyap_every), NULL, 0, BIG, "0",
-     "also measure exponents every this many training iterations (0 = off)", 1},
-    {"diag_every", CK_INT, OFF(diag_every), NULL, 0, BIG, "0",
-     "diagnostics every this many iterations, with 0 and the last (0 = off): gradient alignment with BPTT, weight drift", 2},
-    {"val_batch", CK_INT, OFF(val_batch), NULL, 1, 1e7, "256",
-     "validation trials (the seed's own stream): choose the lr on them; a multiple of lyap_batch", 2},
-    {"test_batch", CK_INT, OFF(test_batch), NULL, 1, 1e7, "1024",
-     "test trials (the seed's own stream): what figures and tables report; a multiple of lyap_batch", 2},
-    {"lyap_batch", CK_INT, OFF(lyap_batch), NULL, 1, 1e6, "32",
-     "exponents are measured on the first lyap_batch validation trials (also the evaluation chunk)", 2},
-};
+/* The key table, once: K(field, kind, choices, min, max, default, help, since).
+ * A key is named as its config field, so the table gives both the public
+ * rows (config_keys) and the field offsets that only this file uses. */
+#define CONFIG_KEY_TABLE(K) \
+    K(task, CK_ENUM, task_names, 0, 0, "romo", \
+      "task: romo (parametric working memory), 2af (perceptual decision), dms (delayed match-to-sample)", 1) \
+    K(rule, CK_ENUM, rule_names, 0, 0, "bptt", \
+      "learning rule: bptt (exact), eprop (symmetric feedback), rflo (random feedback), readout (W_out, b_out only: the reservoir control)", 1) \
+    K(gain, CK_REAL, NULL, 0, 1e3, "1", \
+      "initial recurrent gain g: bulk spectral radius of W_rec (gaussian: W_rec ~ N(0, g^2/N))", 1) \
+    K(init, CK_ENUM, init_names, 0, 0, "gaussian", \
+      "W_rec family, bulk spectral radius ~ g: gaussian, orthogonal, sparse, dale, lowrank", 2) \
+    K(gain_norm, CK_ENUM, gain_norm_names, 0, 0, "std", \
+      "std: W_rec scaled by g as its family says; radius: rescaled to spectral radius g exactly", 2) \
+    K(density, CK_REAL, NULL, 1e-6, 1, "0.1", \
+      "init=sparse: probability of a nonzero entry; nonzeros ~ N(0, g^2/(density N))", 2) \
+    K(frac_exc, CK_REAL, NULL, 0, 1, "0.8", \
+      "init=dale: fraction of excitatory units (columns >= 0, the rest <= 0, rows sum to 0; signs kept in learning)", 2) \
+    K(lowrank_rank, CK_INT, NULL, 1, 65536, "1", \
+      "init=lowrank: rank R of W_rec = g chi + (lowrank_scale/N) sum_r m_r n_r^T", 2) \
+    K(lowrank_scale, CK_REAL, NULL, 0, 1e6, "1", \
+      "init=lowrank: scale of the structured part (lowrank_scale/N) sum_r m_r n_r^T", 2) \
+    K(lr, CK_REAL, NULL, 1e-12, 1e3, "0.001", "Adam learning rate", 1) \
+    K(seed, CK_INT, NULL, 0, 9007199254740991.0, "0", \
+      "seed of initial weights, feedback matrix, Q0 and task batches", 1) \
+    K(hidden, CK_INT, NULL, 1, 65536, "64", "number of hidden units N", 1) \
+    K(batch, CK_INT, NULL, 1, 1e6, "32", "trials per batch B", 1) \
+    K(iters, CK_INT, NULL, 0, BIG, "1000", "training iterations (Adam steps)", 1) \
+    K(alpha, CK_REAL, NULL, 0, 1, "0", \
+      "leak dt/tau in (0,1]; 0 = the task's default (0.5)", 1) \
+    K(activation, CK_ENUM, act_names, 0, 0, "tanh", "activation f: tanh or relu", 1) \
+    K(log_every, CK_INT, NULL, 1, BIG, "10", \
+      "learning-curve row every this many iterations (and at 0 and the last)", 1) \
+    K(floss_iters, CK_INT, NULL, 0, BIG, "0", \
+      "gradient-flossing pretraining steps before training (0 = off; the study used 100)", 1) \
+    K(floss_lr, CK_REAL, NULL, 1e-12, 1e3, "0.001", "Adam learning rate for flossing", 1) \
+    K(floss_k, CK_INT, NULL, 1, 65536, "1", "number of Lyapunov exponents flossed (toward floss_target)", 1) \
+    K(floss_mode, CK_ENUM, floss_mode_names, 0, 0, "full", \
+      "flossing gradient: full (exact), local (h and Q frozen per step), detach_h (h frozen, through Q)", 1) \
+    K(floss_target, CK_REAL, NULL, -10, 10, "0", \
+      "lambda*: flossing minimises mean (lambda - lambda*)^2 (0 = the study's edge of chaos)", 2) \
+    K(floss_every, CK_INT, NULL, 0, BIG, "0", \
+      "also floss once every this many training iterations (0 = off)", 1) \
+    K(lyap_k, CK_INT, NULL, 1, 65536, "4", "number of Lyapunov exponents measured", 1) \
+    K(lyap_warmup, CK_INT, NULL, 0, BIG, "0", \
+      "QR steps discarded before exponents accumulate", 1) \
+    K(lyap_every_qr, CK_INT, NULL, 1, BIG, "1", "QR every this many steps", 1) \
+    K(lyap_every, CK_INT, NULL, 0, BIG, "0", \
+      "also measure exponents every this many training iterations (0 = off)", 1) \
+    K(diag_every, CK_INT, NULL, 0, BIG, "0", \
+      "diagnostics every this many iterations, with 0 and the last (0 = off): gradient alignment with BPTT, weight drift", 2) \
+    K(val_batch, CK_INT, NULL, 1, 1e7, "256", \
+      "validation trials (the seed's own stream): choose the lr on them; a multiple of lyap_batch", 2) \
+    K(test_batch, CK_INT, NULL, 1, 1e7, "1024", \
+      "test trials (the seed's own stream): what figures and tables report; a multiple of lyap_batch", 2) \
+    K(lyap_batch, CK_INT, NULL, 1, 1e6, "32", \
+      "exponents are measured on the first lyap_batch validation trials (also the evaluation chunk)", 2)
+
+#define PUBLIC_ROW(f, kind, choices, min, max, deflt, help, since) \
+    {#f, kind, choices, min, max, deflt, help, since},
+static const config_key keys[] = {CONFIG_KEY_TABLE(PUBLIC_ROW)};
+
+#define OFFSET_ROW(f, ...) offsetof(config, f),
+static const size_t offsets[] = {CONFIG_KEY_TABLE(OFFSET_ROW)};
+
+/* Each field has the C type of its key's kind: int (enum), long, double. */
+#define TYPE_CHECK(f, kind, ...) \
+    _Static_assert(_Generic(((config *)0)->f, int: kind == CK_ENUM, long: kind == CK_INT, \
+                            double: kind == CK_REAL, default: 0), "config." #f " has the wrong type");
+CONFIG_KEY_TABLE(TYPE_CHECK)
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -153,6 +171,28 @@ static void choices_text(const char *const *choices, char *buf, size_t n)
     }
 }
 
+config_value config_value_get(const config *c, int k)
+{
+    const char *field = (const char *)c + offsets[k];
+    config_value v;
+    switch (keys[k].kind) {
+    case CK_ENUM: v.i = *(const int *)field; break;
+    case CK_INT: v.l = *(const long *)field; break;
+    default: v.d = *(const double *)field; break;
+    }
+    return v;
+}
+
+void config_value_set(config *c, int k, config_value v)
+{
+    char *field = (char *)c + offsets[k];
+    switch (keys[k].kind) {
+    case CK_ENUM: *(int *)field = v.i; break;
+    case CK_INT: *(long *)field = v.l; break;
+    default: *(double *)field = v.d; break;
+    }
+}
+
 int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
 {
     if (k < 0 || (size_t)k >= NKEYS) {
@@ -163,7 +203,6 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
     char buf[CONFIG_VALUE_MAX + 1];
     size_t len;
     const char *v = trim(value, buf, sizeof buf, &len);
-    char *field = (char *)c + key->offset;
     if (!v) {
         snprintf(err, CONFIG_ERRLEN, "value of %zu bytes is longer than the %d allowed", len,
                  CONFIG_VALUE_MAX);
@@ -181,7 +220,7 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
             snprintf(err, CONFIG_ERRLEN, "unknown value '%s' (choose from %s)", v, ch);
             return -1;
         }
-        *(int *)field = i;
+        config_value_set(c, k, (config_value){.i = i});
         return 0;
     }
     char *end;
@@ -207,20 +246,20 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
         return -1;
     }
     if (key->kind == CK_INT)
-        *(long *)field = (long)d;
-    else
-        *(double *)field = d == 0 ? 0.0 : d; /* -0 is 0: one canonical text, one job */
+        config_value_set(c, k, (config_value){.l = (long)d});
+    else /* -0 is 0: one canonical text, one job */
+        config_value_set(c, k, (config_value){.d = d == 0 ? 0.0 : d});
     return 0;
 }
 
 void config_get(const config *c, int k, char *buf, size_t n)
 {
     const config_key *key = &keys[k];
-    const char *field = (const char *)c + key->offset;
+    const config_value v = config_value_get(c, k);
     switch (key->kind) {
-    case CK_ENUM: snprintf(buf, n, "%s", key->choices[*(const int *)field]); break;
-    case CK_INT: snprintf(buf, n, "%ld", *(const long *)field); break;
-    default: snprintf(buf, n, "%.17g", *(const double *)field); break;
+    case CK_ENUM: snprintf(buf, n, "%s", key->choices[v.i]); break;
+    case CK_INT: snprintf(buf, n, "%ld", v.l); break;
+    default: snprintf(buf, n, "%.17g", v.d); break;
     }
 }
 
@@ -329,6 +368,41 @@ size_t config_canonical(const config *c, char *buf, size_t n)
         len += (size_t)w;
     }
     return len;
+}
+
+int config_parse_canonical(const char *text, config *c, char err[CONFIG_ERRLEN])
+{
+    config_default(c);
+    char line[256], why[CONFIG_ERRLEN];
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        size_t n = nl ? (size_t)(nl - text) : strlen(text);
+        if (n >= sizeof line) {
+            snprintf(err, CONFIG_ERRLEN, "line too long");
+            return -1;
+        }
+        memcpy(line, text, n);
+        line[n] = 0;
+        text = nl ? nl + 1 : NULL;
+        if (!*line)
+            continue;
+        char *eq = strchr(line, '=');
+        if (!eq) {
+            snprintf(err, CONFIG_ERRLEN, "line '%.200s' is not key=value", line);
+            return -1;
+        }
+        *eq = 0;
+        int k = config_key_find(line);
+        if (k < 0) {
+            snprintf(err, CONFIG_ERRLEN, "has key '%.64s' this rnnsweep does not know", line);
+            return -1;
+        }
+        if (config_set(c, k, eq + 1, why) != 0) {
+            snprintf(err, CONFIG_ERRLEN, "key '%.60s': %.180s", line, why);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 uint64_t config_hash(const config *c)

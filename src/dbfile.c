@@ -1,9 +1,9 @@
 /* dbfile.c — the database file beneath SQLite: what is on disk, the launch
  * lock, read-only URIs, bounded waits for locks, quick_check.
  *
- * store.c decides what to open and how; this file looks at files and holds
- * the lock.  Nothing here creates or writes anything except dbfile_lock_take
- * (a missing database file, created empty when asked) and the lock note
+ * The store (store.c) decides what to open and how; this file looks at
+ * files and holds the lock.  Nothing here creates or writes anything except
+ * dbfile_lock_take (a missing database file, created empty when asked) and the lock note
  * (REAL.lock, REAL the database path with symlinks resolved), which
  * dbfile_lock_release removes again.
  *

@@ -1,7 +1,7 @@
 /* dbfile.h — the database file beneath SQLite (internal to the store module).
  *
- * What store.c needs to know about the files before SQLite touches them
- * (permissions, the 100-byte header, a rollback journal or write-ahead log
+ * What the store (store.c) needs to know about the files before SQLite
+ * touches them (permissions, the 100-byte header, a rollback journal or write-ahead log
  * left by a writer that died), the launch lock on the database file itself
  * with its note for people, URIs for read-only opening, SQLite's busy
  * handler with a bounded, logged wait, and PRAGMA quick_check.  Return codes

@@ -61,7 +61,7 @@ struct sweep {
 };
 
 /* One parsed value of a key, in the field's own type. */
-typedef union value { int i; long l; double d; } value;
+typedef config_value value;
 
 /* One `key = value` line. */
 typedef struct entry {
@@ -245,13 +245,7 @@ static int item_value(parse *p, int k, const char *item, value *v)
     config_default(&c);
     if (config_set(&c, k, item, err) != 0)
         return perr(p, p->lineno, "key '%s': %s", key->name, err), -1;
-    const char *field = (const char *)&c + key->offset;
-    if (key->kind == CK_ENUM)
-        v->i = *(const int *)field;
-    else if (key->kind == CK_INT)
-        v->l = *(const long *)field;
-    else
-        v->d = *(const double *)field;
+    *v = config_value_get(&c, k);
     return 0;
 }
 
@@ -551,15 +545,7 @@ static int line_is_header(const char *text, size_t len, int line)
 
 static void set_value(config *c, int k, const value *v)
 {
-    size_t nk;
-    const config_key *key = &config_keys(&nk)[k];
-    char *field = (char *)c + key->offset;
-    if (key->kind == CK_ENUM)
-        *(int *)field = v->i;
-    else if (key->kind == CK_INT)
-        *(long *)field = v->l;
-    else
-        *(double *)field = v->d;
+    config_value_set(c, k, *v);
 }
 
 /* Set of config hashes (open addressing; 0 marks an empty slot, so hash 0

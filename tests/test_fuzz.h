@@ -53,19 +53,19 @@ static int fuzz_config_ok(const config *c, char *why, size_t n)
     size_t nk;
     const config_key *keys = config_keys(&nk);
     for (size_t k = 0; k < nk; k++) {
-        const char *field = (const char *)c + keys[k].offset;
+        const config_value cv = config_value_get(c, (int)k);
         if (keys[k].kind == CK_ENUM) {
-            int v = *(const int *)field, nch = 0;
+            int v = cv.i, nch = 0;
             while (keys[k].choices[nch])
                 nch++;
             if (v < 0 || v >= nch)
                 return snprintf(why, n, "key %s: enum value %d out of range", keys[k].name, v), -1;
         } else if (keys[k].kind == CK_INT) {
-            long v = *(const long *)field;
+            long v = cv.l;
             if (v < keys[k].min || v > keys[k].max)
                 return snprintf(why, n, "key %s: %ld out of bounds", keys[k].name, v), -1;
         } else {
-            double v = *(const double *)field;
+            double v = cv.d;
             if (!isfinite(v) || v < keys[k].min || v > keys[k].max || (v == 0 && signbit(v)))
                 return snprintf(why, n, "key %s: %g out of bounds or -0", keys[k].name, v), -1;
         }

@@ -1,14 +1,14 @@
-/* test_store.c — checks of the results database (src/store.c) on real SQLite files.
+/* test_store.c — checks of the results database (src/store*.c) on real SQLite files.
  *
  * Every check runs against files in a fresh temporary directory and reads
  * the database back through a separate plain sqlite3 connection (what pandas
- * or the CLI would see), not through store.c: sweeps added twice and grown,
+ * or the CLI would see), not through the store: sweeps added twice and grown,
  * the pending/claim/result/recover cycle, curve replacement, checkpoints,
  * NaN as NULL, weights round trip, the summary and best_lr views against
  * means and sds worked out by hand, refusals that leave the file
  * byte-for-byte unchanged, the launch lock, read-only status while a writer
- * is open, the sqlite3 CLI reading the views, and the time of
- * store_result_put.  Each check prints one line; exit 1 if any fails.
+ * is open, the sqlite3 CLI reading the views, a claim's start of iters_done,
+ * the JSON status of running jobs, and the time of store_result_put.  Each check prints one line; exit 1 if any fails.
  */
 #include "rnnsweep/store.h"
 #include "rnnsweep/config.h"
@@ -509,6 +509,107 @@ static void test_cycle(void)
     store_close(s);
 }
 
+/* A claim starts the attempt's iters_done at its checkpoint's iteration (NULL
+ * without one), whatever a dead attempt left; status --json shows it; a
+ * damaged stored config is refused with the job and the line named. */
+static void test_claim_progress(void)
+{
+    const char *path = tmp_path("claim.db");
+    store *s = NULL;
+    char err[STORE_ERRLEN], sql[256];
+    int rc = store_open(&s, path, STORE_CREATE | STORE_LOCK, err);
+    check(rc == STORE_OK, "claim/progress: create a database", "%s", rc ? err : "");
+    if (rc)
+        return;
+    config jobs[2] = {job(0, 1.0, 1e-3, 0), job(0, 1.0, 1e-3, 1)};
+    long sw = 0, run = 0, *ids = NULL;
+    size_t added = 0, np = 0, nsus = 0;
+    config *cfgs = NULL;
+    store_run_info info = {.version = "test", .ranks = 2};
+    rc = store_add_sweep(s, "c.ini", "seed = 0, 1\n", 333, jobs, 2, &sw, &added);
+    if (rc == STORE_OK)
+        rc = store_run_begin(s, &info, &run);
+    if (rc == STORE_OK)
+        rc = store_pending(s, sw, &ids, &cfgs, &np, &nsus);
+    check(rc == STORE_OK && np == 2, "claim/progress: 2 pending jobs", "%s", rc ? store_errmsg(s) : "");
+    if (rc != STORE_OK || np != 2) {
+        store_close(s);
+        return;
+    }
+    const long a = ids[0], b = ids[1];
+    /* b is interrupted with a checkpoint at its last curve row, iteration 40. */
+    train_curve_row curve[3] = {{0, 1.0, 0.1}, {20, 0.9, 0.2}, {40, 0.8, 0.3}};
+    unsigned char ck[64] = {1};
+    store_result pr = {.job_id = b, .status = JOB_PENDING, .curve = curve, .ncurve = 3,
+                       .val_loss = NAN, .val_accuracy = NAN, .test_loss = NAN,
+                       .test_accuracy = NAN, .checkpoint = ck, .checkpoint_size = sizeof ck};
+    rc = store_claim(s, b, run, "h", 1);
+    if (rc == STORE_OK)
+        rc = store_result_put(s, &pr);
+    /* Both run, report progress, and their launch dies. */
+    if (rc == STORE_OK)
+        rc = store_claim(s, a, run, "h", 0);
+    if (rc == STORE_OK)
+        rc = store_claim(s, b, run, "h", 1);
+    if (rc == STORE_OK)
+        rc = store_progress(s, a, 777, NULL, 0, NULL, 0, NULL, 0);
+    if (rc == STORE_OK)
+        rc = store_progress(s, b, 90, NULL, 0, NULL, 0, NULL, 0);
+    store_recovery rec;
+    if (rc == STORE_OK)
+        rc = store_recover(s, 3, run, &rec);
+    snprintf(sql, sizeof sql, "SELECT sum(iters_done) FROM jobs WHERE status = 'pending'"
+                              " AND id IN (%ld, %ld)", a, b);
+    check(rc == STORE_OK && rec.requeued == 2 && q1(path, sql) == 777 + 90,
+          "claim/progress: a dead attempt's iters_done stays while pending", "%s",
+          rc ? store_errmsg(s) : "");
+    /* The next attempts start from scratch and from the checkpoint. */
+    rc = store_claim(s, a, run, "h", 0);
+    if (rc == STORE_OK)
+        rc = store_claim(s, b, run, "h", 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs WHERE id = %ld AND iters_done IS NULL", a);
+    double na = q1(path, sql);
+    snprintf(sql, sizeof sql, "SELECT iters_done FROM jobs WHERE id = %ld", b);
+    double nb = q1(path, sql);
+    check(rc == STORE_OK && na == 1 && nb == 40,
+          "claim: iters_done NULL without a checkpoint, the checkpoint's iteration with one",
+          "a: %g NULL, b: %g (want 40)", na, nb);
+    /* status --json on a read-only connection. */
+    store *ro = NULL;
+    char *out = NULL;
+    size_t outn = 0, left = 0;
+    rc = store_open(&ro, path, STORE_READONLY, err);
+    FILE *mf = open_memstream(&out, &outn);
+    int rc2 = rc == STORE_OK ? store_status_write(ro, mf, STORE_REPORT_JSON, &left) : -1;
+    fclose(mf);
+    char want[128];
+    snprintf(want, sizeof want, "{\"id\":%ld,\"host\":\"h\",\"rank\":1,\"attempt\":2,", b);
+    check(rc2 == STORE_OK && left == 2 && out && strstr(out, "\"counts\":{\"pending\":0,\"running\":2,") &&
+              strstr(out, want) && strstr(out, "\"iters_done\":40,\"iters\":1000,\"resumed_from\":40,"
+                                               "\"rate\":null,\"seconds_left\":null}") &&
+              strstr(out, "\"iters_done\":null,\"iters\":1000,\"resumed_from\":0,\"rate\":null"),
+          "status JSON: running jobs with iters_done, resumed_from, unknown rates null", "%s",
+          rc2 ? store_errmsg(ro ? ro : s) : out);
+    free(out);
+    store_close(ro);
+    /* A stored config this rnnsweep cannot read names the job and the problem. */
+    sqlite3 *raw = NULL;
+    snprintf(sql, sizeof sql, "UPDATE jobs SET config = 'task=romo\nbogus_key=1\n' WHERE id = %ld", a);
+    sqlite3_open(path, &raw);
+    sqlite3_busy_timeout(raw, 5000);
+    int erc = sqlite3_exec(raw, sql, NULL, NULL, NULL);
+    sqlite3_close(raw);
+    config back;
+    rc = store_job_config(s, a, &back, NULL);
+    snprintf(want, sizeof want, ": job %ld: stored config has key 'bogus_key' this rnnsweep does not"
+                                " know", a);
+    check(erc == SQLITE_OK && rc == STORE_ERROR && strstr(store_errmsg(s), want),
+          "a stored config with an unknown key: refused naming job and key", "%s", store_errmsg(s));
+    free(ids);
+    free(cfgs);
+    store_close(s);
+}
+
 /* Views on hand-made results: gain 1 and 2, lr 1e-3 and 1e-2, seeds 0..2. */
 static void test_views(void)
 {
@@ -722,6 +823,7 @@ int main(void)
     test_refusals();
     test_lock();
     test_cycle();
+    test_claim_progress();
     test_views();
     test_modes();
     test_speed();

@@ -65,8 +65,7 @@ enum config_kind { CK_ENUM, CK_INT, CK_REAL };
 
 typedef struct config_key {
     const char *name;      /* snake_case key */
-    int kind;              /* enum config_kind */
-    size_t offset;         /* offsetof(config, field) */
+    int kind;              /* enum config_kind; the field is int (enum), long or double */
     const char *const *choices; /* CK_ENUM: NULL-terminated names, index = value */
     double min, max;       /* inclusive numeric bounds (CK_INT, CK_REAL) */
     const char *deflt;     /* default as text */
@@ -97,6 +96,18 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN]);
 /* Write key k's value of c as canonical text (`%.17g` reals, enum names). */
 void config_get(const config *c, int k, char *buf, size_t n);
 
+/* Key k's value in its field's own C type: `i` for CK_ENUM (the index into
+ * the key's choices), `l` for CK_INT, `d` for CK_REAL.  Only config.c knows
+ * where a key's field lies in the struct; everyone else goes through these. */
+typedef union config_value { int i; long l; double d; } config_value;
+
+/* Key k's value in c (k a valid key index). */
+config_value config_value_get(const config *c, int k);
+
+/* Store v as key k's value in c, unchecked: v must come from config_value_get
+ * or config_set (of any config), since no bound or enum range is checked. */
+void config_value_set(config *c, int k, config_value v);
+
 /* Fill task defaults (alpha) and check cross-key constraints (floss_k and
  * lyap_k <= hidden, lyap_warmup < steps, where steps = 0 means the task's
  * sequence length; lowrank_rank <= hidden for lowrank; at least one excitatory and
@@ -115,6 +126,13 @@ int config_is_default(const config *c, int k);
  * and every later key not at its default.  Returns the length it needs
  * (like snprintf). */
 size_t config_canonical(const config *c, char *buf, size_t n);
+
+/* Parse canonical text (config_canonical's `key=value` lines; empty lines
+ * skipped) into c, starting from the defaults, so a key absent from the text
+ * is at its default.  Returns 0, or -1 with a one-line reason in err:
+ * "line too long", "line 'x' is not key=value", "has key 'x' this rnnsweep
+ * does not know", "key 'x': <config_set's reason>".  No config_resolve. */
+int config_parse_canonical(const char *text, config *c, char err[CONFIG_ERRLEN]);
 
 /* 64-bit FNV-1a hash of the canonical text: the job's identity. */
 uint64_t config_hash(const config *c);

@@ -120,7 +120,9 @@ int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n,
 /* Jobs of a sweep by status: counts[enum job_status] (6 entries). */
 int store_sweep_counts(store *s, long sweep_id, size_t counts[6]);
 
-/* Mark a job running (attempts + 1, host, rank, run, started_at). */
+/* Mark a job running (attempts + 1, host, rank, run, started_at = now) and
+ * start its progress: iters_done = its checkpoint's iteration, or NULL
+ * without a checkpoint. */
 int store_claim(store *s, long job_id, long run_id, const char *host, int rank);
 
 /* The job's saved checkpoint, if any: *buf malloc'ed (NULL, *n = 0 if none). */
@@ -161,8 +163,22 @@ int store_progress(store *s, long job_id, long iters_done, const train_curve_row
                    size_t ncurve, const train_lyap_row *lyap, size_t nlyap,
                    const train_diag_row *diag, size_t ndiag);
 
-/* Counts by status and per swept axis (keys with more than one value), plus
- * running jobs with host/rank and their age; for `rnnsweep status`. */
+/* The status report (`rnnsweep status`), read in one read transaction (a
+ * consistent snapshot while a sweep writes) and written to f only when
+ * complete.  Both formats give the counts by status and per swept key (a key
+ * with more than one value), the running jobs with host, rank, attempt,
+ * claim time, iters_done of iters, their rate in iterations per second over
+ * this attempt and seconds left, the last launch (runs row), and the time
+ * left for the sweep (from finished jobs' mean compute time, or before any
+ * has finished from the running jobs' rates; store_status.c has the
+ * formulas).  STORE_REPORT_TEXT is for people; STORE_REPORT_JSON is one
+ * object on one line (README: `status --json`), unknown numbers null.
+ * *unfinished (if not NULL) receives the pending + running count.
+ * STORE_OK, or STORE_ERROR with the message in store_errmsg. */
+enum store_report { STORE_REPORT_TEXT, STORE_REPORT_JSON };
+int store_status_write(store *s, FILE *f, int format, size_t *unfinished);
+
+/* store_status_write(s, f, STORE_REPORT_TEXT, NULL). */
 int store_status_print(store *s, FILE *f);
 
 /* Job config by id; and the stored final weights into p (allocated by the
