@@ -31,7 +31,8 @@
 
 static cli_opt sweep_opts[] = {
     {"db", "PATH", "results database, created if missing (required)", NULL},
-    {"check", NULL, "validate the sweep file and the database, print job counts, write nothing", NULL},
+    {"check", NULL, "validate the sweep file and the database, print job counts (and how many are new to the database), write nothing", NULL},
+    {"list", NULL, "--check, and list every job: its status in the database (or new) and the keys the grid varies", NULL},
     {"journal", "wal|delete", "SQLite journal: wal (default, local disks) or delete (NFS, Lustre)", NULL},
     {"max-attempts", "N", "a job whose launches die this many times is marked failed (default 3)", NULL},
     {"grace", "SEC", "after a signal, wait this long for running jobs to checkpoint (default 60)", NULL},
@@ -40,7 +41,7 @@ static cli_opt sweep_opts[] = {
     {"flush", "SEC", "a running job's curve, exponents and iters_done reach the database at least this often (default 30; 0 = only at its end)", NULL},
     {"no-weights", NULL, "do not store final weights (saves ~8 N^2 bytes per job)", NULL},
 };
-enum { O_DB, O_CHECK, O_JOURNAL, O_MAXATT, O_GRACE, O_JOBLIMIT, O_PROGRESS, O_FLUSH, O_NOWEIGHTS };
+enum { O_DB, O_CHECK, O_LIST, O_JOURNAL, O_MAXATT, O_GRACE, O_JOBLIMIT, O_PROGRESS, O_FLUSH, O_NOWEIGHTS };
 
 static cli_cmd sweep_cmd = {
     "sweep", "mpirun -n P rnnsweep sweep FILE --db PATH [options]",
@@ -55,7 +56,7 @@ static cli_cmd sweep_cmd = {
 
 typedef struct sweep_args {
     const char *file, *db;
-    int check, flags, max_attempts;
+    int check, list, flags, max_attempts;
     farm_opts fo;
 } sweep_args;
 
@@ -70,6 +71,7 @@ static int parse_args(int argc, char **argv, sweep_args *a)
     memset(&a->fo, 0, sizeof a->fo);
     a->db = sweep_opts[O_DB].value;
     a->check = sweep_opts[O_CHECK].value != NULL;
+    a->list = sweep_opts[O_LIST].value != NULL;
     a->flags = STORE_CREATE | STORE_LOCK;
     a->max_attempts = 3;
     a->fo.grace = 60;
@@ -111,6 +113,51 @@ static int parse_args(int argc, char **argv, sweep_args *a)
 
 /* --check: validate without MPI and without writing: every job storable,
  * and every check the launch's read-write open makes (store_check). */
+/* --check's job census: how many of the grid's jobs the database holds, by
+ * status, and how many a launch would add; with --list one line per job:
+ * its status (or "new") and the keys that vary across the grid.  st may be
+ * NULL (no database yet: every job is new). */
+static int census(store *st, sweep *sw, int list)
+{
+    const size_t n = sweep_count(sw);
+    size_t nk, by[JOB_TIMEOUT + 2] = {0}; /* [0] new, [1 + status] */
+    const config_key *keys = config_keys(&nk);
+    unsigned char vary[256] = {0};
+    char a[CONFIG_ERRLEN], b[CONFIG_ERRLEN];
+    for (size_t k = 0; k < nk && k < sizeof vary; k++)
+        for (size_t i = 1; i < n && !vary[k]; i++) {
+            config_get(sweep_job(sw, 0), (int)k, a, sizeof a);
+            config_get(sweep_job(sw, i), (int)k, b, sizeof b);
+            vary[k] = strcmp(a, b) != 0;
+        }
+    for (size_t i = 0; i < n; i++) {
+        int status = -1;
+        if (st && store_job_status_of(st, sweep_job(sw, i), &status) != STORE_OK) {
+            fprintf(stderr, "rnnsweep sweep: %s\n", store_errmsg(st));
+            return EXIT_FAIL;
+        }
+        by[status + 1]++;
+        if (list) {
+            printf("%-8s", status < 0 ? "new" : store_status_name(status));
+            for (size_t k = 0; k < nk && k < sizeof vary; k++)
+                if (vary[k]) {
+                    config_get(sweep_job(sw, i), (int)k, a, sizeof a);
+                    printf(" %s=%s", keys[k].name, a);
+                }
+            putchar('\n');
+        }
+    }
+    printf("%zu of the %zu jobs are new to the database", by[0], n);
+    if (by[0] < n) {
+        printf("; already in it:");
+        for (int s = 0; s <= JOB_TIMEOUT; s++)
+            if (by[s + 1])
+                printf(" %s %zu", store_status_name(s), by[s + 1]);
+    }
+    putchar('\n');
+    return EXIT_OK;
+}
+
 static int check_only(const sweep_args *a, sweep *sw)
 {
     char err[STORE_ERRLEN];
@@ -129,7 +176,7 @@ static int check_only(const sweep_args *a, sweep *sw)
     if (stat(a->db, &fst) != 0 || fst.st_size == 0) {
         printf("%s: %s\n", a->db, stat(a->db, &fst) != 0 ? "does not exist yet; it will be created"
                                                          : "empty; it will be initialised");
-        return EXIT_OK;
+        return census(NULL, sw, a->list);
     }
     store *st;
     rc = store_open(&st, a->db, STORE_READONLY, err);
@@ -139,8 +186,9 @@ static int check_only(const sweep_args *a, sweep *sw)
     }
     printf("%s: an rnnsweep database\n", a->db);
     store_status_print(st, stdout);
+    rc = census(st, sw, a->list);
     store_close(st);
-    return EXIT_OK;
+    return rc;
 }
 
 /* Rank 0's setup: sweep file, database, grid, recovery.  Returns an exit code. */
@@ -263,7 +311,8 @@ int cmd_sweep(int argc, char **argv)
     /* --check and --help need no MPI. */
     int help_or_check = 0;
     for (int i = 1; i < argc; i++)
-        help_or_check |= !strcmp(argv[i], "--check") || !strcmp(argv[i], "--help") ||
+        help_or_check |= !strcmp(argv[i], "--check") || !strcmp(argv[i], "--list") ||
+                         !strcmp(argv[i], "--help") ||
                          !strcmp(argv[i], "-h");
     if (help_or_check) {
         int rc = parse_args(argc, argv, &a);

@@ -596,6 +596,21 @@ int store_progress(store *s, long job_id, long iters_done, const train_curve_row
 
 /* ---------------------------------------------------------------- readers */
 
+int store_job_status_of(store *s, const config *c, int *status)
+{
+    char hex[17];
+    hash_hex(config_hash(c), hex);
+    *status = -1;
+    sqlite3_stmt *st = sq_stmt(s, ST_STATUS_BY_HASH);
+    if (!st || sq_bind_txt(s, st, 1, hex) != STORE_OK)
+        return STORE_ERROR;
+    int rc = sq_step(s, st);
+    if (rc == SQLITE_ROW)
+        *status = job_status_parse((const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sq_sqlfail(s, "look up a job");
+}
+
 int store_job_config(store *s, long job_id, config *c, int *status)
 {
     sqlite3_stmt *st = sq_stmt(s, ST_JOB_CONFIG);

@@ -77,6 +77,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                         " WHERE w.sweep_id = ?1 GROUP BY j.status",
     [ST_COUNTS_ALL] = "SELECT status, count(*) FROM jobs GROUP BY status",
     [ST_JOB_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
+    [ST_STATUS_BY_HASH] = "SELECT status FROM jobs WHERE config_hash = ?1",
     /* a claim starts the attempt's progress at its checkpoint's iteration
      * (NULL without one), so no count of a dead attempt stays behind */
     [ST_CLAIM] = "UPDATE jobs SET status = 'running', attempts = attempts + 1, host = ?2,"

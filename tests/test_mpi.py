@@ -286,6 +286,14 @@ check("with live progress, resume is bit-identical and curve rows never duplicat
 db = path("extend.db")
 open(db, "wb").write(open(path("n1.db"), "rb").read())
 ext = write("ext.ini", SMALL.replace("gain = 0.5, 1.5", "gain = 0.5, 1.5, 2.5"))
+h0 = sha(db)
+q = subprocess.run([EXE, "sweep", ext, "--db", db, "--check"], capture_output=True, text=True)
+lst = subprocess.run([EXE, "sweep", ext, "--db", db, "--list"], capture_output=True, text=True)
+rows = [l for l in lst.stdout.splitlines() if l.startswith(("new ", "done "))]
+check("--check counts the jobs new to the database (6 of 18), --list lists all 18, nothing written",
+      q.returncode == 0 and "6 of the 18 jobs are new to the database; already in it: done 12" in q.stdout
+      and lst.returncode == 0 and len(rows) == 18 and sum(l.startswith("new ") for l in rows) == 6
+      and sha(db) == h0, q.stdout[-200:] + q.stderr)
 p = mpirun(1, ext, "--db", db)
 c = sqlite3.connect(db)
 n = c.execute("select count(*) from jobs").fetchone()[0]

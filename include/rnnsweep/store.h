@@ -181,6 +181,10 @@ int store_status_write(store *s, FILE *f, int format, size_t *unfinished);
 /* store_status_write(s, f, STORE_REPORT_TEXT, NULL). */
 int store_status_print(store *s, FILE *f);
 
+/* The status (enum job_status) of the job with config c, or -1 when the
+ * database does not hold it (a job a launch would add); for --check/--list. */
+int store_job_status_of(store *s, const config *c, int *status);
+
 /* Job config by id; and the stored final weights into p (allocated by the
  * caller with the config's sizes).  STORE_REFUSED if no such job/weights. */
 int store_job_config(store *s, long job_id, config *c, int *status);
