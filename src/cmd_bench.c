@@ -323,7 +323,7 @@ static void print_train(FILE *out, const train_case *tc, double peak)
     task_dims(TASK_ROMO, &T, &I, &O);
     char range[40];
     snprintf(range, sizeof range, "(%.3f .. %.3f)", 1e3 * tc->t.min, 1e3 * tc->t.max);
-    fprintf(out, "%-6s %5d %10.3f %19s %8.1f %8.1f %6.0f%%\n", config_enum_name("rule", tc->rule),
+    fprintf(out, "%-6s %5d %10.3f %19s %8.1f %8.1f %6.0f%%\n", rule_name(tc->rule),
             tc->N, 1e3 * tc->t.med, range, 1e-6 * rule_flops(tc->rule, T, BENCH_B, tc->N, I, O),
             tc->gflops, 100 * tc->gflops / peak);
     fflush(out);
@@ -410,7 +410,7 @@ int cmd_bench(int argc, char **argv)
             *tc = (train_case){.N = sizes[s], .rule = rule};
             if (bench_train(tc, R, seconds) != 0) {
                 fprintf(stderr, "rnnsweep bench: training %s N=%d failed (memory or divergence)\n",
-                        config_enum_name("rule", rule), sizes[s]);
+                        rule_name(rule), sizes[s]);
                 return EXIT_FAIL;
             }
             print_train(out, tc, peak);
@@ -482,7 +482,7 @@ int cmd_bench(int argc, char **argv)
             fprintf(js, "%s\n  {\"task\": \"romo\", \"T\": %d, \"B\": %d, \"N\": %d, "
                         "\"rule\": \"%s\", \"diag_every\": %ld, \"ms\": %.5f, \"ms_min\": %.5f, "
                         "\"ms_max\": %.5f, \"iters_per_run\": %ld, \"gflops\": %.3f}",
-                    i ? "," : "", T, BENCH_B, tcs[i].N, config_enum_name("rule", tcs[i].rule),
+                    i ? "," : "", T, BENCH_B, tcs[i].N, rule_name(tcs[i].rule),
                     tcs[i].diag_every, 1e3 * tcs[i].t.med, 1e3 * tcs[i].t.min, 1e3 * tcs[i].t.max,
                     tcs[i].t.calls, tcs[i].gflops);
         fprintf(js, "],\n \"eval\": {\"ms\": %.4f, \"share_of_2000_iters\": %.5f},\n",

@@ -36,7 +36,7 @@ static int on_progress(void *ctx, int phase, long it, long total, double loss)
     m->last = t;
     const double rate = it / (t - m->t0 > 1e-9 ? t - m->t0 : 1e-9);
     fprintf(stderr, "%s%s %ld/%ld  %s %.6g  %.1f it/s  ETA %.0f s%s",
-            m->tty ? "\r" : "", phase == PHASE_FLOSS ? "floss" : "train", it, total,
+            m->tty ? "\r" : "", train_phase_name(phase), it, total,
             phase == PHASE_FLOSS ? "F" : "loss", loss, rate, (total - it) / (rate > 0 ? rate : 1),
             m->tty ? "   " : "\n");
     if (m->tty && it >= total)
@@ -56,10 +56,10 @@ static void on_curve(void *ctx, const train_curve_row *r)
 static void on_lyap(void *ctx, const train_lyap_row *rows, int k)
 {
     meter *m = ctx;
-    static const char *const names[] = {"init", "floss", "train", "trained"};
     if (m->tty)
         fputc('\n', stderr);
-    fprintf(stderr, "lyapunov %s (iter %ld), nats/step [x%.3g for 1/tau]:", names[rows[0].phase],
+    fprintf(stderr, "lyapunov %s (iter %ld), nats/step [x%.3g for 1/tau]:",
+            train_phase_name(rows[0].phase),
             rows[0].iter, 1.0 / m->cfg->alpha);
     for (int i = 0; i < k; i++)
         fprintf(stderr, " %.5f±%.5f", rows[i].mean, rows[i].sd);
@@ -97,16 +97,16 @@ int cmd_train(int argc, char **argv)
         return EXIT_FAIL;
     }
     fprintf(stderr, "rnnsweep train: %s/%s N=%ld B=%ld gain=%g lr=%g seed=%ld; OpenBLAS core %s, %d thread(s)\n",
-            config_enum_name("task", c.task), config_enum_name("rule", c.rule), c.hidden, c.batch,
+            task_name(c.task), rule_name(c.rule), c.hidden, c.batch,
             c.gain, c.lr, c.seed, blasenv_core(), blasenv_threads());
     meter m = {wall(), wall(), isatty(2), &c};
     train_hooks h = {.ctx = &m, .progress = on_progress, .curve = on_curve, .lyap = on_lyap,
                      .diag = on_diag};
     printf("iter,loss,accuracy\n");
     const int status = train_run(j, &h);
-    static const char *const names[] = {"done", "diverged", "stopped", "timeout"};
     const long done = train_iter(j) < c.iters ? train_iter(j) : c.iters;
-    fprintf(stderr, "status: %s after %ld of %ld iterations, %.2f s\n", names[status], done, c.iters,
+    fprintf(stderr, "status: %s after %ld of %ld iterations, %.2f s\n", train_status_name(status),
+            done, c.iters,
             wall() - m.t0);
     if (status == TRAIN_DONE) {
         train_eval ev;

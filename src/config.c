@@ -11,7 +11,6 @@
  * pins both to literal values of that version).
  */
 #include "rnnsweep/config.h"
-#include "rnnsweep/task.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,12 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const task_names[] = {"romo", "2af", "dms", NULL};
-static const char *const rule_names[] = {"bptt", "eprop", "rflo", "readout", NULL};
-static const char *const act_names[] = {"tanh", "relu", NULL};
-static const char *const floss_mode_names[] = {"full", "local", "detach_h", NULL};
-static const char *const init_names[] = {"gaussian", "orthogonal", "sparse", "dale", "lowrank", NULL};
-static const char *const gain_norm_names[] = {"std", "radius", NULL};
+/* The enum keys' choices: the owners' name lists (task.h, rule.h, ...). */
+static const char *const task_names[] = {TASK_NAMES, NULL};
+static const char *const rule_names[] = {RULE_NAMES, NULL};
+static const char *const act_names[] = {ACT_NAMES, NULL};
+static const char *const floss_mode_names[] = {FLOSS_MODE_NAMES, NULL};
+static const char *const init_names[] = {INIT_NAMES, NULL};
+static const char *const gain_norm_names[] = {GAIN_NORM_NAMES, NULL};
 
 #define OFF(f) offsetof(config, f)
 #define BIG 1e9
@@ -254,6 +254,12 @@ static void reset_unused(config *c)
     }
     if (c->floss_iters == 0 && c->floss_every == 0)
         reset_key(c, "floss_target");
+}
+
+void config_init_spec(const config *c, init_spec *s)
+{
+    *s = (init_spec){c->init, c->gain_norm, c->gain, c->density, c->frac_exc, c->lowrank_rank,
+                     c->lowrank_scale};
 }
 
 int config_resolve(config *c, long steps, char err[CONFIG_ERRLEN])

@@ -31,7 +31,6 @@
  * small-matrix work runs with the trial index innermost.
  */
 #include "rnnsweep/floss.h"
-#include "rnnsweep/config.h"
 #include "rnnsweep/lyap.h"
 
 #include <math.h>

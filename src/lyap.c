@@ -21,7 +21,6 @@
  * the state together.  Nothing here allocates after lyap_work_alloc.
  */
 #include "rnnsweep/lyap.h"
-#include "rnnsweep/config.h"
 
 #include <math.h>
 #include <stdint.h>

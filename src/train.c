@@ -99,6 +99,7 @@ train_job *train_alloc(const config *c, char err[256])
         return NULL;
     }
     j->cfg = *c;
+    config_init_spec(c, &j->init);
     j->hash = config_hash(c);
     task_dims(c->task, &j->T, &j->I, &j->O);
     j->N = (int)c->hidden;
@@ -158,7 +159,7 @@ train_job *train_alloc(const config *c, char err[256])
         train_free(j);
         return NULL;
     }
-    if (init_params(&j->p, c, r, err) != 0) {
+    if (init_params(&j->p, &j->init, r, err) != 0) {
         gsl_rng_free(r), gsl_rng_free(rf), gsl_rng_free(rq), gsl_rng_free(re);
         train_free(j);
         return NULL;
@@ -215,7 +216,7 @@ static double floss_step(train_job *j)
                               (int)c->lyap_warmup, &j->grad, j->lam, j->fw);
     if (isfinite(F)) {
         adam_step(j->fopt, j->p.data, j->grad.data, c->floss_lr);
-        init_dale_clamp(c, j->p.W_rec, j->N);
+        init_dale_clamp(&j->init, j->p.W_rec, j->N);
     }
     return F;
 }
@@ -230,12 +231,10 @@ static void add_curve(train_job *j, long it, double loss, double acc, const trai
         h->curve(h->ctx, row);
 }
 
-static const char *const diag_names[DIAG_COUNT] = {
-    "align_W_rec", "align_W_in", "align_b", "align_rec", "drift_W_rec", "drift_W_in", "drift_W_out"};
-
-const char *train_diag_name(int name)
+const char *train_status_name(int status)
 {
-    return name >= 0 && name < DIAG_COUNT ? diag_names[name] : NULL;
+    static const char *const names[] = {"done", "diverged", "stopped", "timeout"};
+    return status >= 0 && status < (int)(sizeof names / sizeof names[0]) ? names[status] : NULL;
 }
 
 int train_diag_per_step(int rule)
@@ -317,7 +316,7 @@ static double step(train_job *j, const train_hooks *h)
         diagnose(j, i, h);
     if (i < c->iters) {
         adam_step(j->opt, j->p.data, j->grad.data, c->lr);
-        init_dale_clamp(c, j->p.W_rec, j->N);
+        init_dale_clamp(&j->init, j->p.W_rec, j->N);
         if (c->floss_every > 0 && (i + 1) % c->floss_every == 0 && !isfinite(floss_step(j)))
             return NAN;
         if (c->lyap_every > 0 && (i + 1) % c->lyap_every == 0 && i + 1 < c->iters)

@@ -81,7 +81,9 @@ static double *draw(const char *init, int N, double g, long seed, const char *ex
     rnn_params_alloc(&par, N, 1, 2);
     gsl_rng *r = train_stream_rng(seed, STREAM_INIT);
     char err[INIT_ERRLEN];
-    if (init_params(&par, &c, r, err) != 0)
+    init_spec s;
+    config_init_spec(&c, &s);
+    if (init_params(&par, &s, r, err) != 0)
         printf("FAIL init_params: %s\n", err), check_failures++;
     gsl_rng_free(r);
     double *W = malloc((size_t)N * N * sizeof(double));
@@ -214,7 +216,9 @@ static void dale_init(void)
         double *W = draw("dale", N, 1.5, 7, "frac_exc=0.8");
         const char *kv[2] = {"init=dale", t ? "hidden=400" : "hidden=64"};
         config c = make_config(kv, 2);
-        const int ne = init_dale_n_exc(&c, N), want = (int)lround(0.8 * N);
+        init_spec s;
+        config_init_spec(&c, &s);
+        const int ne = init_dale_n_exc(&s, N), want = (int)lround(0.8 * N);
         size_t zeros;
         const double v = sign_violation(W, N, ne, &zeros);
         double rs = 0.0;
@@ -293,7 +297,9 @@ static void dale_training(const char *const *kv, int n, const char *what)
     }
     const int st = train_run(j, NULL);
     const rnn_params *p = train_params(j), *p0 = train_params_init(j);
-    const int N = p->N, ne = init_dale_n_exc(&c, N);
+    init_spec s;
+    config_init_spec(&c, &s);
+    const int N = p->N, ne = init_dale_n_exc(&s, N);
     size_t zeros, zeros0;
     const double v0 = sign_violation(p0->W_rec, N, ne, &zeros0);
     const double v = sign_violation(p->W_rec, N, ne, &zeros);
