@@ -12,7 +12,8 @@
  */
 #include "rnnsweep/config.h"
 
-#include <ctype.h>
+#include "textutil.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -128,22 +129,6 @@ const char *config_enum_name(const char *key, int value)
     return NULL;
 }
 
-/* Strip surrounding blanks into buf; returns buf, or NULL (and the length
- * in *lenp) if the stripped text does not fit. */
-static const char *trim(const char *s, char *buf, size_t n, size_t *lenp)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t len = strlen(s);
-    while (len && isspace((unsigned char)s[len - 1]))
-        len--;
-    if ((*lenp = len) >= n)
-        return NULL;
-    memcpy(buf, s, len);
-    buf[len] = 0;
-    return buf;
-}
-
 static void choices_text(const char *const *choices, char *buf, size_t n)
 {
     buf[0] = 0;
@@ -162,13 +147,15 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
     const config_key *key = &keys[k];
     char buf[CONFIG_VALUE_MAX + 1];
     size_t len;
-    const char *v = trim(value, buf, sizeof buf, &len);
+    const char *v = text_strip(value, &len);
     char *field = (char *)c + key->offset;
-    if (!v) {
+    if (len >= sizeof buf) {
         snprintf(err, CONFIG_ERRLEN, "value of %zu bytes is longer than the %d allowed", len,
                  CONFIG_VALUE_MAX);
         return -1;
     }
+    v = memcpy(buf, v, len);
+    buf[len] = 0;
     if (!*v) {
         snprintf(err, CONFIG_ERRLEN, "empty value");
         return -1;
@@ -341,10 +328,5 @@ uint64_t config_hash(const config *c)
 {
     char buf[4096];
     size_t len = config_canonical(c, buf, sizeof buf);
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len && i < sizeof buf; i++) {
-        h ^= (unsigned char)buf[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return text_fnv1a(buf, len < sizeof buf ? len : sizeof buf);
 }
