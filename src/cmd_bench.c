@@ -22,6 +22,7 @@
 #include "rnnsweep/adam.h"
 #include "rnnsweep/blasenv.h"
 #include "rnnsweep/cli.h"
+#include "rnnsweep/clock.h"
 #include "rnnsweep/commands.h"
 #include "rnnsweep/config.h"
 #include "rnnsweep/floss.h"
@@ -35,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_rng.h>
 
@@ -44,18 +44,11 @@ enum { BENCH_B = 32, BENCH_K = 16, BENCH_LYAP_N = 256, MAX_REPS = 1000 };
 /* The clock of every measurement: wall time, or with --cpu-time the CPU time
  * of this process (not counting time the scheduler gave to other processes,
  * which is what a shared machine adds to wall time). */
-static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+static int bench_cpu_time;
 
 static double tick(void)
 {
-    return now(bench_clock);
+    return bench_cpu_time ? clock_cpu() : clock_now();
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -362,8 +355,8 @@ int cmd_bench(int argc, char **argv)
     FILE *out = js == stdout ? stderr : stdout;
     const int R = (int)reps;
     if (opts[O_CPU].value)
-        bench_clock = CLOCK_PROCESS_CPUTIME_ID;
-    const double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_PROCESS_CPUTIME_ID);
+        bench_cpu_time = 1;
+    const double wall0 = clock_now(), cpu0 = clock_cpu();
 
     fprintf(out, "rnnsweep bench: OpenBLAS core %s, %d thread(s); medians of %d runs of ~%.2g s %s\n\n",
             blasenv_core(), blasenv_threads(), R, seconds,
@@ -464,7 +457,7 @@ int cmd_bench(int argc, char **argv)
     }
 
     /* A process that got much less than one core was sharing it: say so. */
-    const double busy = (now(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / (now(CLOCK_MONOTONIC) - wall0);
+    const double busy = (clock_cpu() - cpu0) / (clock_now() - wall0);
     fprintf(out, "\nthis process was on a CPU %.0f%% of the wall time%s\n", 100 * busy,
             busy < 0.9 ? ": the machine is busy, wall times include waiting (see --cpu-time)" : "");
 

@@ -2,7 +2,10 @@
  *
  *   - text_fnv1a: the 64-bit FNV-1a hash, the identity of a job (its
  *     canonical text, config.c) and of a sweep file (its text, sweep.c);
- *     changing it changes every stored hash;
+ *     changing it changes every stored hash, so it keeps the offset basis
+ *     the first version used, 1469598103934665603 (0x14650fb0739d0383),
+ *     which is NOT the standard FNV-1a basis 14695981039346656037 (one
+ *     digit short): these hashes differ from other FNV-1a implementations;
  *   - text_strip / text_trim: a value without its surrounding blanks
  *     (isspace), read in place or cut in place.
  */
@@ -14,8 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
-/* FNV-1a 64 of the n bytes at p (offset basis 14695981039346656037, prime
- * 1099511628211). */
+/* FNV-1a 64 of the n bytes at p, with rnnsweep's offset basis (above) and
+ * the standard prime 1099511628211. */
 static inline uint64_t text_fnv1a(const void *p, size_t n)
 {
     const unsigned char *s = p;

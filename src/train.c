@@ -28,6 +28,7 @@
 #include "rnnsweep/train.h"
 #include "rnnsweep/adam.h"
 #include "rnnsweep/blasenv.h"
+#include "rnnsweep/clock.h"
 #include "rnnsweep/floss.h"
 #include "rnnsweep/init.h"
 #include "rnnsweep/lyap.h"
@@ -40,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 
 static uint64_t splitmix64(uint64_t x)
@@ -171,13 +171,6 @@ train_job *train_alloc(const config *c, char err[256])
     task_batch_fill(j->lyb, re);
     gsl_rng_free(r), gsl_rng_free(rf), gsl_rng_free(rq), gsl_rng_free(re);
     return j;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 /* Exponents on the first lyap_batch validation trials, appended as rows of one phase. */
@@ -337,14 +330,14 @@ double train_step(train_job *j)
 int train_run(train_job *j, const train_hooks *h)
 {
     const config *c = &j->cfg;
-    const double t0 = now();
+    const double t0 = clock_now();
     const double limit = h ? h->time_limit : 0;
     int stop = 0;
 #define CHECK_STOP()                                   \
     do {                                               \
         if (stop)                                      \
             return TRAIN_STOPPED;                      \
-        if (limit > 0 && now() - t0 > limit)           \
+        if (limit > 0 && clock_now() - t0 > limit)           \
             return TRAIN_TIMEOUT;                      \
     } while (0)
 

@@ -11,6 +11,7 @@
  * store_result_put.  Each check prints one line; exit 1 if any fails.
  */
 #include "rnnsweep/store.h"
+#include "rnnsweep/clock.h"
 #include "rnnsweep/config.h"
 
 #include <sqlite3.h>
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static int nfail, ncheck;
@@ -51,13 +51,6 @@ static const char *tmp_path(const char *name)
     i = (i + 1) % 4;
     snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
     return buf[i];
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* One number from `sql` through an independent read-only connection (NaN if NULL or error). */
@@ -617,9 +610,9 @@ static void test_speed(void)
     long sw, run, *ids;
     size_t added, np, nsus;
     config *cfgs;
-    double t0 = now_s();
+    double t0 = clock_now();
     store_add_sweep(s, "speed.ini", "speed", 3, jobs, NJ, &sw, &added);
-    double t_add = now_s() - t0;
+    double t_add = clock_now() - t0;
     store_run_info info = {.sweep_id = sw, .ranks = 2};
     store_run_begin(s, &info, &run);
     store_pending(s, sw, &ids, &cfgs, &np, &nsus);
@@ -633,20 +626,20 @@ static void test_speed(void)
     rnn_params_alloc(&w, 64, 3, 2);
     double put[NJ], total = 0;
     int bad = 0;
-    double tb = now_s();
+    double tb = clock_now();
     for (size_t i = 0; i < np; i++) {
-        double a = now_s();
+        double a = clock_now();
         bad |= store_claim(s, ids[i], run, "host", 1);
-        double b = now_s();
+        double b = clock_now();
         store_result r = {.job_id = ids[i], .status = JOB_DONE, .host = "host", .rank = 1,
                           .test_loss = 0.1, .test_accuracy = 0.9, .curve = curve, .ncurve = 100,
                           .lyap = ly, .nlyap = 8, .weights = &w, .wall_seconds = 0.01};
         bad |= store_result_put(s, &r);
-        put[i] = now_s() - b;
+        put[i] = clock_now() - b;
         total += put[i];
         (void)a;
     }
-    double t_all = now_s() - tb;
+    double t_all = clock_now() - tb;
     for (size_t i = 1; i < np; i++)  /* insertion sort for the median */
         for (size_t j = i; j > 0 && put[j - 1] > put[j]; j--) {
             double t = put[j];
