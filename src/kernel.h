@@ -19,8 +19,11 @@
 
 #include <stddef.h>
 
-/* Hot elementwise loops are compiled for AVX-512, AVX2 and the baseline and
- * chosen at load time (the default x86-64 target has only SSE2). */
+/* Hot loops are compiled for AVX-512, AVX2 and the baseline and chosen at
+ * load time (the default x86-64 target has only SSE2): the elementwise
+ * passes of rnn.c and rule.c, and the 8-trial slab loops of lyap.c's QR and
+ * floss.c's QR adjoint (slab.h), whose four 8-lane accumulators do not fit
+ * the baseline's 16 SSE registers.  The one copy of this attribute. */
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define KERNEL_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
