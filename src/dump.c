@@ -558,13 +558,10 @@ int cmd_lyap(int argc, char **argv)
         snprintf(extra, sizeof extra, "autonomous=%d\nsteps=%d\n", autonomous, T);
         put_config(&o, &c, extra);
         for (int i = 0; i < k && !o.failed; i++) {
-            double s = 0, ss = 0;
-            for (int b = 0; b < B; b++)
-                s += lam[(size_t)b * k + i];
-            for (int b = 0; b < B; b++)
-                ss += (lam[(size_t)b * k + i] - s / B) * (lam[(size_t)b * k + i] - s / B);
-            printf("lambda_%d = %.6f ± %.6f nats/step (%.6f per tau)\n", i + 1, s / B,
-                   B > 1 ? sqrt(ss / (B - 1)) : 0.0, s / B / c.alpha);
+            double mean, sd;
+            lyap_mean_sd(lam, B, k, i, &mean, &sd);
+            printf("lambda_%d = %.6f ± %.6f nats/step (%.6f per tau)\n", i + 1, mean, sd,
+                   mean / c.alpha);
         }
         rc = out_close(&o, "lyap");
     }

@@ -117,6 +117,20 @@ void lyap_q0(double *Q0 /* (N,k) */, int N, int k, gsl_rng *r)
     }
 }
 
+void lyap_mean_sd(const double *lam /* (B,k) */, int B, int k, int i, double *mean, double *sd)
+{
+    double s = 0, ss = 0;
+    for (int b = 0; b < B; b++)
+        s += lam[(size_t)b * k + i];
+    const double m = s / B;
+    for (int b = 0; b < B; b++) {
+        const double d = lam[(size_t)b * k + i] - m;
+        ss += d * d;
+    }
+    *mean = m;
+    *sd = B > 1 ? sqrt(ss / (B - 1)) : 0.0;
+}
+
 /* ---- Householder QR of a panel, in lock-step over trials ----
  *
  * Trials are processed in blocks of 8: a block is copied into a contiguous

@@ -185,15 +185,9 @@ static void measure(train_job *j, int phase, long iter, const train_hooks *h)
         return;
     train_lyap_row *rows = j->lrows + j->nlyap;
     for (int i = 0; i < k; i++) {
-        double s = 0, ss = 0;
-        for (int b = 0; b < B; b++)
-            s += j->lam[(size_t)b * k + i];
-        const double mean = s / B;
-        for (int b = 0; b < B; b++) {
-            const double d = j->lam[(size_t)b * k + i] - mean;
-            ss += d * d;
-        }
-        rows[i] = (train_lyap_row){phase, iter, i + 1, mean, B > 1 ? sqrt(ss / (B - 1)) : 0.0};
+        double mean, sd;
+        lyap_mean_sd(j->lam, B, k, i, &mean, &sd);
+        rows[i] = (train_lyap_row){phase, iter, i + 1, mean, sd};
     }
     j->nlyap += (size_t)k;
     if (h && h->lyap)

@@ -11,6 +11,8 @@
  *  6. Discrete tanh network, N = 1000, mean-field lambda_max (SPEC §4).
  *  7. Batching: each trial of a batch equals its single-trial run; driven
  *     mode with x = 0 equals autonomous mode from h0 = 0; bad arguments.
+ *  8. lyap_mean_sd: lam[b][i] = b + 10 i gives mean (B-1)/2 + 10 i and
+ *     sd sqrt(B (B+1) / 12) (the discrete uniform's), sd 0 for one trial.
  * Exits non-zero on any failure; prints the worst deviation of each check.
  */
 #include "rnnsweep/lyap.h"
@@ -401,6 +403,30 @@ static void test_batching(gsl_rng *r)
     rnn_params_free(&p);
 }
 
+/* ---- 8. summary over trials ---- */
+
+static void test_mean_sd(void)
+{
+    const int Bs[3] = {1, 2, 13}, k = 3;
+    double worst = 0.0;
+    for (int t = 0; t < 3; t++) {
+        const int B = Bs[t];
+        double *lam = malloc(sizeof(double) * B * k);
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < k; i++)
+                lam[b * k + i] = b + 10.0 * i;
+        for (int i = 0; i < k; i++) {
+            double mean, sd;
+            lyap_mean_sd(lam, B, k, i, &mean, &sd);
+            const double want_sd = B > 1 ? sqrt(B * (B + 1) / 12.0) : 0.0;
+            worst = fmax(worst, fabs(mean - ((B - 1) / 2.0 + 10.0 * i)));
+            worst = fmax(worst, fabs(sd - want_sd));
+        }
+        free(lam);
+    }
+    check("lyap_mean_sd: mean and sd over B = 1, 2, 13 trials vs closed forms", worst, 1e-13);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -418,6 +444,7 @@ int main(void)
     test_leaky(r);
     test_batching(r);
     test_tanh_meanfield(r);
+    test_mean_sd();
     printf("     total %.1f s\n", clock_now() - t0);
     gsl_rng_free(r);
     return check_summary("test_lyap");

@@ -59,6 +59,11 @@ int lyap_autonomous(const rnn_params *p, int act, double alpha, const double *h0
                     int T, const double *Q0 /* (N,k) */, int k, int warmup, int every_qr,
                     double *lam /* (B,k) */, lyap_work *w);
 
+/* Mean and sample standard deviation (divisor B - 1; 0 when B = 1) over the
+ * B trials of exponent i (0 <= i < k) of lam (B,k): what a measurement
+ * reports (train.h's exponent rows, `rnnsweep lyap`). */
+void lyap_mean_sd(const double *lam /* (B,k) */, int B, int k, int i, double *mean, double *sd);
+
 /* Counted floating-point operations of lyap_driven with every_qr = 1: the
  * tangent product 2 N^2 k, the leak and f' scaling 3 N k, and the Householder
  * QR with explicit thin Q 4 N k^2 - 4 k^3 / 3, per step and trial. */
