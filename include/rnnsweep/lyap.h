@@ -42,7 +42,11 @@ typedef struct lyap_work lyap_work;
 lyap_work *lyap_work_alloc(int N, int k, int B);
 void lyap_work_free(lyap_work *w);     /* accepts NULL */
 
-/* Q0 = k Haar-random orthonormal columns (Householder QR of a Gaussian matrix). */
+/* Q0 = k Haar-random orthonormal columns: a Gaussian (N,k) matrix (N k
+ * draws from r, row-major) orthonormalised by modified Gram-Schmidt with two
+ * passes per column (not the Householder QR of lyap_qr), orthonormal to
+ * rounding because a Gaussian matrix is well conditioned.  No-op if k < 1,
+ * k > N, or Q0 or r is NULL. */
 void lyap_q0(double *Q0 /* (N,k) */, int N, int k, gsl_rng *r);
 
 /* Driven mode: exponents along the trajectory cached in c (rnn_forward with
