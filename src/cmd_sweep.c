@@ -7,6 +7,7 @@
  * every rank exits with code 2.  `--check` does all the validation without
  * MPI and without writing.
  */
+#include "cmd_db.h"
 #include "rnnsweep/blasenv.h"
 #include "rnnsweep/cli.h"
 #include "rnnsweep/commands.h"
@@ -17,7 +18,6 @@
 
 #include <fcntl.h>
 #include <mpi.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,11 +115,9 @@ static int check_only(const sweep_args *a, sweep *sw)
             fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->file, err);
             return EXIT_USAGE;
         }
-    int rc = store_check(a->db, a->flags & ~STORE_LOCK, err);
-    if (rc != STORE_OK) {
-        fprintf(stderr, "rnnsweep sweep: %s\n", err);
-        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
-    }
+    int rc = cmd_db_exit("sweep", store_check(a->db, a->flags & ~STORE_LOCK, err), err);
+    if (rc != EXIT_OK)
+        return rc;
     struct stat fst;
     if (stat(a->db, &fst) != 0 || fst.st_size == 0) {
         printf("%s: %s\n", a->db, stat(a->db, &fst) != 0 ? "does not exist yet; it will be created"
@@ -127,11 +125,8 @@ static int check_only(const sweep_args *a, sweep *sw)
         return EXIT_OK;
     }
     store *st;
-    rc = store_open(&st, a->db, STORE_READONLY, err);
-    if (rc != STORE_OK) {
-        fprintf(stderr, "rnnsweep sweep: %s\n", err);
-        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
-    }
+    if ((rc = cmd_db_open("sweep", a->db, STORE_READONLY, &st)) != EXIT_OK)
+        return rc;
     printf("%s: an rnnsweep database\n", a->db);
     store_status_print(st, stdout);
     store_close(st);
@@ -153,11 +148,9 @@ static int setup(const sweep_args *a, sweep **sw, store **st, long *sweep_id)
             fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->file, err);
             return EXIT_USAGE;
         }
-    int rc = store_open(st, a->db, a->flags, err);
-    if (rc != STORE_OK) {
-        fprintf(stderr, "rnnsweep sweep: %s\n", err);
-        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
-    }
+    int rc = cmd_db_open("sweep", a->db, a->flags, st);
+    if (rc != EXIT_OK)
+        return rc;
     size_t n = sweep_count(*sw), added;
     store_recovery rec;
     config *jobs = malloc(n * sizeof *jobs);
@@ -231,8 +224,9 @@ static int run_master(const sweep_args *a, store *st, long sweep_id, int size, c
         snprintf(cmdline + l, sizeof cmdline - l, " %s", argv[i]);
     }
     const char *slurm = getenv("SLURM_JOB_ID");
+    /* sqlite NULL: the store records the SQLite it is linked with. */
     store_run_info info = {sweep_id, RNNSWEEP_VERSION, RNNSWEEP_GIT, "gcc " __VERSION__, mpi, blas,
-                           sqlite3_libversion(), hosts, slurm ? slurm : "", cmdline, size};
+                           NULL, hosts, slurm ? slurm : "", cmdline, size};
     long run_id;
     if (store_run_begin(st, &info, &run_id) != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->db, store_errmsg(st));
