@@ -60,10 +60,10 @@ static config make_config(const char *const *kv, int n)
         const char *eq = strchr(kv[i], '=');
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
         if (config_set(&c, config_key_find(key), eq + 1, err) != 0)
-            printf("FAIL %s: %s\n", kv[i], err), check_failures++;
+            check_true(0, kv[i], "%s", err);
     }
     if (config_resolve(&c, 0, err) != 0)
-        printf("FAIL config_resolve: %s\n", err), check_failures++;
+        check_true(0, "config_resolve", "%s", err);
     return c;
 }
 
@@ -84,7 +84,7 @@ static double *draw(const char *init, int N, double g, long seed, const char *ex
     init_spec s;
     config_init_spec(&c, &s);
     if (init_params(&par, &s, r, err) != 0)
-        printf("FAIL init_params: %s\n", err), check_failures++;
+        check_true(0, "init_params", "%s", err);
     gsl_rng_free(r);
     double *W = malloc((size_t)N * N * sizeof(double));
     memcpy(W, par.W_rec, (size_t)N * N * sizeof(double));
@@ -106,7 +106,7 @@ static void abs_eigs(const double *A, int N, double *a)
     gsl_eigen_nonsymm_workspace *w = gsl_eigen_nonsymm_alloc(N);
     memcpy(M->data, A, (size_t)N * N * sizeof(double));
     if (gsl_eigen_nonsymm(M, ev, w) != GSL_SUCCESS)
-        printf("FAIL gsl_eigen_nonsymm\n"), check_failures++;
+        check_true(0, "gsl_eigen_nonsymm", NULL);
     for (int i = 0; i < N; i++)
         a[i] = gsl_complex_abs(gsl_vector_complex_get(ev, i));
     qsort(a, N, sizeof(double), cmp_desc);
@@ -291,8 +291,7 @@ static void dale_training(const char *const *kv, int n, const char *what)
     config c = make_config(kv, n);
     train_job *j = train_alloc(&c, err);
     if (!j) {
-        printf("FAIL %s: %s\n", what, err);
-        check_failures++;
+        check_true(0, what, "%s", err);
         return;
     }
     const int st = train_run(j, NULL);
