@@ -22,6 +22,7 @@
 #include "rnnsweep/adam.h"
 #include "rnnsweep/blasenv.h"
 #include "rnnsweep/cli.h"
+#include "rnnsweep/clock.h"
 #include "rnnsweep/commands.h"
 #include "rnnsweep/config.h"
 #include "rnnsweep/floss.h"
@@ -35,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_rng.h>
 
@@ -44,18 +44,11 @@ enum { BENCH_B = 32, BENCH_K = 16, BENCH_LYAP_N = 256, MAX_REPS = 1000 };
 /* The clock of every measurement: wall time, or with --cpu-time the CPU time
  * of this process (not counting time the scheduler gave to other processes,
  * which is what a shared machine adds to wall time). */
-static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double now(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+static int bench_cpu_time;
 
 static double tick(void)
 {
-    return now(bench_clock);
+    return bench_cpu_time ? clock_cpu() : clock_now();
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -323,7 +316,7 @@ static void print_train(FILE *out, const train_case *tc, double peak)
     task_dims(TASK_ROMO, &T, &I, &O);
     char range[40];
     snprintf(range, sizeof range, "(%.3f .. %.3f)", 1e3 * tc->t.min, 1e3 * tc->t.max);
-    fprintf(out, "%-6s %5d %10.3f %19s %8.1f %8.1f %6.0f%%\n", config_enum_name("rule", tc->rule),
+    fprintf(out, "%-6s %5d %10.3f %19s %8.1f %8.1f %6.0f%%\n", rule_name(tc->rule),
             tc->N, 1e3 * tc->t.med, range, 1e-6 * rule_flops(tc->rule, T, BENCH_B, tc->N, I, O),
             tc->gflops, 100 * tc->gflops / peak);
     fflush(out);
@@ -362,8 +355,8 @@ int cmd_bench(int argc, char **argv)
     FILE *out = js == stdout ? stderr : stdout;
     const int R = (int)reps;
     if (opts[O_CPU].value)
-        bench_clock = CLOCK_PROCESS_CPUTIME_ID;
-    const double wall0 = now(CLOCK_MONOTONIC), cpu0 = now(CLOCK_PROCESS_CPUTIME_ID);
+        bench_cpu_time = 1;
+    const double wall0 = clock_now(), cpu0 = clock_cpu();
 
     fprintf(out, "rnnsweep bench: OpenBLAS core %s, %d thread(s); medians of %d runs of ~%.2g s %s\n\n",
             blasenv_core(), blasenv_threads(), R, seconds,
@@ -410,7 +403,7 @@ int cmd_bench(int argc, char **argv)
             *tc = (train_case){.N = sizes[s], .rule = rule};
             if (bench_train(tc, R, seconds) != 0) {
                 fprintf(stderr, "rnnsweep bench: training %s N=%d failed (memory or divergence)\n",
-                        config_enum_name("rule", rule), sizes[s]);
+                        rule_name(rule), sizes[s]);
                 return EXIT_FAIL;
             }
             print_train(out, tc, peak);
@@ -464,7 +457,7 @@ int cmd_bench(int argc, char **argv)
     }
 
     /* A process that got much less than one core was sharing it: say so. */
-    const double busy = (now(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / (now(CLOCK_MONOTONIC) - wall0);
+    const double busy = (clock_cpu() - cpu0) / (clock_now() - wall0);
     fprintf(out, "\nthis process was on a CPU %.0f%% of the wall time%s\n", 100 * busy,
             busy < 0.9 ? ": the machine is busy, wall times include waiting (see --cpu-time)" : "");
 
@@ -482,7 +475,7 @@ int cmd_bench(int argc, char **argv)
             fprintf(js, "%s\n  {\"task\": \"romo\", \"T\": %d, \"B\": %d, \"N\": %d, "
                         "\"rule\": \"%s\", \"diag_every\": %ld, \"ms\": %.5f, \"ms_min\": %.5f, "
                         "\"ms_max\": %.5f, \"iters_per_run\": %ld, \"gflops\": %.3f}",
-                    i ? "," : "", T, BENCH_B, tcs[i].N, config_enum_name("rule", tcs[i].rule),
+                    i ? "," : "", T, BENCH_B, tcs[i].N, rule_name(tcs[i].rule),
                     tcs[i].diag_every, 1e3 * tcs[i].t.med, 1e3 * tcs[i].t.min, 1e3 * tcs[i].t.max,
                     tcs[i].t.calls, tcs[i].gflops);
         fprintf(js, "],\n \"eval\": {\"ms\": %.4f, \"share_of_2000_iters\": %.5f},\n",

@@ -1,4 +1,5 @@
-/* cmd_sweep.c — `rnnsweep sweep` (run a sweep file under MPI) and `rnnsweep status`.
+/* cmd_sweep.c — `rnnsweep sweep`: run a sweep file under MPI (status and
+ * export, which only read a database, are in cmd_db.c).
  *
  * sweep: every rank parses the options; rank 0 alone reads the sweep file,
  * opens the database (taking the launch lock), records the grid, returns
@@ -6,10 +7,8 @@
  * bad sweep file or database is found before the database is touched and
  * every rank exits with code 2.  `--check` does all the validation without
  * MPI and without writing.
- *
- * status: the report of store_status_write, text or JSON, once or (--watch)
- * every SEC seconds until no job is pending or running; read-only.
- */
+ * */
+#include "cmd_db.h"
 #include "rnnsweep/blasenv.h"
 #include "rnnsweep/cli.h"
 #include "rnnsweep/commands.h"
@@ -21,7 +20,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <mpi.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,11 +165,9 @@ static int check_only(const sweep_args *a, sweep *sw)
             fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->file, err);
             return EXIT_USAGE;
         }
-    int rc = store_check(a->db, a->flags & ~STORE_LOCK, err);
-    if (rc != STORE_OK) {
-        fprintf(stderr, "rnnsweep sweep: %s\n", err);
-        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
-    }
+    int rc = cmd_db_exit("sweep", store_check(a->db, a->flags & ~STORE_LOCK, err), err);
+    if (rc != EXIT_OK)
+        return rc;
     struct stat fst;
     if (stat(a->db, &fst) != 0 || fst.st_size == 0) {
         printf("%s: %s\n", a->db, stat(a->db, &fst) != 0 ? "does not exist yet; it will be created"
@@ -179,11 +175,8 @@ static int check_only(const sweep_args *a, sweep *sw)
         return census(NULL, sw, a->list);
     }
     store *st;
-    rc = store_open(&st, a->db, STORE_READONLY, err);
-    if (rc != STORE_OK) {
-        fprintf(stderr, "rnnsweep sweep: %s\n", err);
-        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
-    }
+    if ((rc = cmd_db_open("sweep", a->db, STORE_READONLY, &st)) != EXIT_OK)
+        return rc;
     printf("%s: an rnnsweep database\n", a->db);
     store_status_print(st, stdout);
     rc = census(st, sw, a->list);
@@ -206,11 +199,9 @@ static int setup(const sweep_args *a, sweep **sw, store **st, long *sweep_id)
             fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->file, err);
             return EXIT_USAGE;
         }
-    int rc = store_open(st, a->db, a->flags, err);
-    if (rc != STORE_OK) {
-        fprintf(stderr, "rnnsweep sweep: %s\n", err);
-        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
-    }
+    int rc = cmd_db_open("sweep", a->db, a->flags, st);
+    if (rc != EXIT_OK)
+        return rc;
     size_t n = sweep_count(*sw), added;
     store_recovery rec;
     config *jobs = malloc(n * sizeof *jobs);
@@ -284,8 +275,9 @@ static int run_master(const sweep_args *a, store *st, long sweep_id, int size, c
         snprintf(cmdline + l, sizeof cmdline - l, " %s", argv[i]);
     }
     const char *slurm = getenv("SLURM_JOB_ID");
+    /* sqlite NULL: the store records the SQLite it is linked with. */
     store_run_info info = {sweep_id, RNNSWEEP_VERSION, RNNSWEEP_GIT, "gcc " __VERSION__, mpi, blas,
-                           sqlite3_libversion(), hosts, slurm ? slurm : "", cmdline, size};
+                           NULL, hosts, slurm ? slurm : "", cmdline, size};
     long run_id;
     if (store_run_begin(st, &info, &run_id) != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->db, store_errmsg(st));
@@ -393,157 +385,4 @@ int cmd_sweep(int argc, char **argv)
     }
     MPI_Finalize();
     return rc == FARM_DONE ? EXIT_OK : rc == FARM_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_FAIL;
-}
-
-static cli_opt status_opts[] = {
-    {"db", "PATH", "results database (required)", NULL},
-    {"json", NULL, "one JSON object on one line instead of the text report (README lists its fields)", NULL},
-    {"watch", "[SEC]", "redraw the report every SEC seconds (default 5) until no job is pending or"
-                       " running, then exit 0; Ctrl-C exits with code 3", NULL},
-};
-enum { S_DB, S_JSON, S_WATCH };
-static cli_cmd status_cmd = {
-    "status", "rnnsweep status --db PATH [--json] [--watch [SEC]]",
-    "Counts of jobs by status, per grid axis, the running jobs with their progress\n"
-    "(iters_done of iters, rate, time left), the last launch and the time left.\n"
-    "Reads only; safe while a sweep is running.",
-    status_opts, sizeof status_opts / sizeof status_opts[0], 0};
-
-#define WATCH_DEFAULT "5"
-
-static volatile sig_atomic_t status_stop;
-
-static void on_status_signal(int sig)
-{
-    status_stop = sig;
-}
-
-/* argv with the default SEC after a bare --watch (last, or followed by an
- * option); malloc'ed (argc + 1 entries, NULL-terminated), NULL if out of memory. */
-static char **watch_argv(int argc, char **argv, int *nargc)
-{
-    char **a = malloc((size_t)(argc + 2) * sizeof *a);
-    if (!a)
-        return NULL;
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        a[n++] = argv[i];
-        if (i > 0 && strcmp(argv[i], "--watch") == 0 &&
-            (i + 1 == argc || strncmp(argv[i + 1], "--", 2) == 0))
-            a[n++] = WATCH_DEFAULT;
-    }
-    a[n] = NULL;
-    *nargc = n;
-    return a;
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Sleep up to sec seconds; returns early when a signal set status_stop. */
-static void status_nap(double sec)
-{
-    const double end = mono_now() + sec;
-    for (double left = sec; left > 0 && !status_stop; left = end - mono_now()) {
-        struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* One report of the database at path to stdout: EXIT_OK, or the exit code
- * after a one-line message.  *unfinished: pending + running jobs. */
-static int status_report(const char *path, int format, const char *before, size_t *unfinished)
-{
-    store *st;
-    char err[STORE_ERRLEN];
-    int rc = store_open(&st, path, STORE_READONLY, err);
-    if (rc != STORE_OK) {
-        fprintf(stderr, "rnnsweep status: %s\n", err);
-        return rc == STORE_REFUSED ? EXIT_USAGE : EXIT_FAIL;
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    rc = m && store_status_write(st, m, format, unfinished) == STORE_OK ? EXIT_OK : EXIT_FAIL;
-    if (m && fclose(m) != 0)
-        rc = EXIT_FAIL;
-    if (rc != EXIT_OK)
-        fprintf(stderr, "rnnsweep status: %s\n", m ? store_errmsg(st) : "out of memory");
-    /* Closed before writing: a slow reader of stdout must not hold the
-     * database open (the sweep's switch back to a rollback journal waits
-     * for every other connection to close). */
-    store_close(st);
-    if (rc == EXIT_OK) {
-        fputs(before, stdout);
-        fwrite(buf, 1, len, stdout);
-        fflush(stdout);
-    }
-    free(buf);
-    return rc;
-}
-
-/* The report every `every` seconds until no job is pending or running: the
- * screen cleared first on a terminal, else a separator line with the time
- * (none between JSON lines).  The store is opened for each report, so the
- * sweep's own connection is the only one between reports. */
-static int status_watch(const char *path, int format, double every)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_status_signal; /* no SA_RESTART: the nap ends at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    const int tty = format == STORE_REPORT_TEXT && isatty(STDOUT_FILENO);
-    for (int n = 0;; n++) {
-        char before[160] = "";
-        if (tty) {
-            snprintf(before, sizeof before, "\033[H\033[2J" "rnnsweep status --watch %g"
-                     " (Ctrl-C to stop)\n\n", every);
-        } else if (format == STORE_REPORT_TEXT) {
-            time_t t = time(NULL);
-            struct tm tm;
-            char at[32];
-            gmtime_r(&t, &tm);
-            strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            snprintf(before, sizeof before, "%s---- %s ----\n", n ? "\n" : "", at);
-        }
-        size_t unfinished = 0;
-        int rc = status_report(path, format, before, &unfinished);
-        if (rc != EXIT_OK || unfinished == 0)
-            return rc;
-        status_nap(every);
-        if (status_stop)
-            return EXIT_INTERRUPTED;
-    }
-}
-
-int cmd_status(int argc, char **argv)
-{
-    int nargc;
-    char **args = watch_argv(argc, argv, &nargc);
-    if (!args) {
-        fprintf(stderr, "rnnsweep status: out of memory\n");
-        return EXIT_FAIL;
-    }
-    int rc = cli_parse(&status_cmd, nargc, args, NULL, NULL);
-    free(args);
-    if (rc)
-        return rc > 0 ? EXIT_OK : EXIT_USAGE;
-    if (!status_opts[S_DB].value) {
-        fprintf(stderr, "rnnsweep status: --db PATH is required\n");
-        return EXIT_USAGE;
-    }
-    double every = 0;
-    if (status_opts[S_WATCH].value &&
-        cli_real(&status_cmd, &status_opts[S_WATCH], 0.1, 86400, &every) != 0)
-        return EXIT_USAGE;
-    const int format = status_opts[S_JSON].value ? STORE_REPORT_JSON : STORE_REPORT_TEXT;
-    if (every > 0)
-        return status_watch(status_opts[S_DB].value, format, every);
-    return status_report(status_opts[S_DB].value, format, "", NULL);
 }

@@ -7,11 +7,11 @@
  */
 #include "rnnsweep/blasenv.h"
 #include "rnnsweep/cli.h"
+#include "rnnsweep/clock.h"
 #include "rnnsweep/commands.h"
 #include "rnnsweep/train.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct meter {
@@ -20,29 +20,22 @@ typedef struct meter {
     const config *cfg;
 } meter;
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int on_progress(void *ctx, int phase, long it, long total, double loss)
 {
     meter *m = ctx;
-    const double t = wall();
+    const double t = clock_now();
     if (t - m->last < 1.0 && it < total)
         return 0;
     m->last = t;
     const double rate = it / (t - m->t0 > 1e-9 ? t - m->t0 : 1e-9);
     fprintf(stderr, "%s%s %ld/%ld  %s %.6g  %.1f it/s  ETA %.0f s%s",
-            m->tty ? "\r" : "", phase == PHASE_FLOSS ? "floss" : "train", it, total,
+            m->tty ? "\r" : "", train_phase_name(phase), it, total,
             phase == PHASE_FLOSS ? "F" : "loss", loss, rate, (total - it) / (rate > 0 ? rate : 1),
             m->tty ? "   " : "\n");
     if (m->tty && it >= total)
         fputc('\n', stderr);
     if (phase == PHASE_FLOSS && it >= total)
-        m->t0 = wall(); /* training rate starts afresh */
+        m->t0 = clock_now(); /* training rate starts afresh */
     return 0;
 }
 
@@ -56,10 +49,10 @@ static void on_curve(void *ctx, const train_curve_row *r)
 static void on_lyap(void *ctx, const train_lyap_row *rows, int k)
 {
     meter *m = ctx;
-    static const char *const names[] = {"init", "floss", "train", "trained"};
     if (m->tty)
         fputc('\n', stderr);
-    fprintf(stderr, "lyapunov %s (iter %ld), nats/step [x%.3g for 1/tau]:", names[rows[0].phase],
+    fprintf(stderr, "lyapunov %s (iter %ld), nats/step [x%.3g for 1/tau]:",
+            train_phase_name(rows[0].phase),
             rows[0].iter, 1.0 / m->cfg->alpha);
     for (int i = 0; i < k; i++)
         fprintf(stderr, " %.5f±%.5f", rows[i].mean, rows[i].sd);
@@ -97,26 +90,26 @@ int cmd_train(int argc, char **argv)
         return EXIT_FAIL;
     }
     fprintf(stderr, "rnnsweep train: %s/%s N=%ld B=%ld gain=%g lr=%g seed=%ld; OpenBLAS core %s, %d thread(s)\n",
-            config_enum_name("task", c.task), config_enum_name("rule", c.rule), c.hidden, c.batch,
+            task_name(c.task), rule_name(c.rule), c.hidden, c.batch,
             c.gain, c.lr, c.seed, blasenv_core(), blasenv_threads());
-    meter m = {wall(), wall(), isatty(2), &c};
+    meter m = {clock_now(), clock_now(), isatty(2), &c};
     train_hooks h = {.ctx = &m, .progress = on_progress, .curve = on_curve, .lyap = on_lyap,
                      .diag = on_diag};
     printf("iter,loss,accuracy\n");
     const int status = train_run(j, &h);
-    static const char *const names[] = {"done", "diverged", "stopped", "timeout"};
     const long done = train_iter(j) < c.iters ? train_iter(j) : c.iters;
-    fprintf(stderr, "status: %s after %ld of %ld iterations, %.2f s\n", names[status], done, c.iters,
-            wall() - m.t0);
+    fprintf(stderr, "status: %s after %ld of %ld iterations, %.2f s\n", train_status_name(status),
+            done, c.iters,
+            clock_now() - m.t0);
     if (status == TRAIN_DONE) {
         train_eval ev;
-        const double t = wall();
+        const double t = clock_now();
         train_evaluate(j, &ev);
         fprintf(stderr, "validation (%ld trials, choose lr on these): loss %.6g  accuracy %.4f\n"
                         "test (%ld trials, report these):             loss %.6g  accuracy %.4f\n"
                         "evaluation took %.3f s\n",
                 c.val_batch, ev.val_loss, ev.val_accuracy, c.test_batch, ev.test_loss,
-                ev.test_accuracy, wall() - t);
+                ev.test_accuracy, clock_now() - t);
     }
     train_free(j);
     return EXIT_OK;

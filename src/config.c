@@ -15,21 +15,22 @@
  * (config_parse_canonical) is here too: the store reads jobs back with it.
  */
 #include "rnnsweep/config.h"
-#include "rnnsweep/task.h"
 
-#include <ctype.h>
+#include "textutil.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const task_names[] = {"romo", "2af", "dms", NULL};
-static const char *const rule_names[] = {"bptt", "eprop", "rflo", "readout", NULL};
-static const char *const act_names[] = {"tanh", "relu", NULL};
-static const char *const floss_mode_names[] = {"full", "local", "detach_h", NULL};
-static const char *const init_names[] = {"gaussian", "orthogonal", "sparse", "dale", "lowrank", NULL};
-static const char *const gain_norm_names[] = {"std", "radius", NULL};
+/* The enum keys' choices: the owners' name lists (task.h, rule.h, ...). */
+static const char *const task_names[] = {TASK_NAMES, NULL};
+static const char *const rule_names[] = {RULE_NAMES, NULL};
+static const char *const act_names[] = {ACT_NAMES, NULL};
+static const char *const floss_mode_names[] = {FLOSS_MODE_NAMES, NULL};
+static const char *const init_names[] = {INIT_NAMES, NULL};
+static const char *const gain_norm_names[] = {GAIN_NORM_NAMES, NULL};
 
 #define BIG 1e9
 
@@ -146,22 +147,6 @@ const char *config_enum_name(const char *key, int value)
     return NULL;
 }
 
-/* Strip surrounding blanks into buf; returns buf, or NULL (and the length
- * in *lenp) if the stripped text does not fit. */
-static const char *trim(const char *s, char *buf, size_t n, size_t *lenp)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t len = strlen(s);
-    while (len && isspace((unsigned char)s[len - 1]))
-        len--;
-    if ((*lenp = len) >= n)
-        return NULL;
-    memcpy(buf, s, len);
-    buf[len] = 0;
-    return buf;
-}
-
 static void choices_text(const char *const *choices, char *buf, size_t n)
 {
     buf[0] = 0;
@@ -202,12 +187,14 @@ int config_set(config *c, int k, const char *value, char err[CONFIG_ERRLEN])
     const config_key *key = &keys[k];
     char buf[CONFIG_VALUE_MAX + 1];
     size_t len;
-    const char *v = trim(value, buf, sizeof buf, &len);
-    if (!v) {
+    const char *v = text_strip(value, &len);
+    if (len >= sizeof buf) {
         snprintf(err, CONFIG_ERRLEN, "value of %zu bytes is longer than the %d allowed", len,
                  CONFIG_VALUE_MAX);
         return -1;
     }
+    v = memcpy(buf, v, len);
+    buf[len] = 0;
     if (!*v) {
         snprintf(err, CONFIG_ERRLEN, "empty value");
         return -1;
@@ -293,6 +280,12 @@ static void reset_unused(config *c)
     }
     if (c->floss_iters == 0 && c->floss_every == 0)
         reset_key(c, "floss_target");
+}
+
+void config_init_spec(const config *c, init_spec *s)
+{
+    *s = (init_spec){c->init, c->gain_norm, c->gain, c->density, c->frac_exc, c->lowrank_rank,
+                     c->lowrank_scale};
 }
 
 int config_resolve(config *c, long steps, char err[CONFIG_ERRLEN])
@@ -409,10 +402,5 @@ uint64_t config_hash(const config *c)
 {
     char buf[4096];
     size_t len = config_canonical(c, buf, sizeof buf);
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len && i < sizeof buf; i++) {
-        h ^= (unsigned char)buf[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return text_fnv1a(buf, len < sizeof buf ? len : sizeof buf);
 }

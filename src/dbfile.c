@@ -21,6 +21,7 @@
  * left alone.
  */
 #include "dbfile.h"
+#include "rnnsweep/clock.h"
 
 #include "rnnsweep/store.h"
 
@@ -305,13 +306,6 @@ char *dbfile_uri(const char *path, const char *params)
 
 /* ---------------------------------------------------------------- waiting for locks */
 
-double dbfile_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 void dbfile_backoff(int attempt)
 {
     long ms = attempt < 7 ? 1L << attempt : 100;
@@ -323,7 +317,7 @@ void dbfile_backoff(int attempt)
 int dbfile_busy_handler(void *ctx, int count)
 {
     dbfile_busy *b = ctx;
-    double now = dbfile_now();
+    double now = clock_now();
     if (count == 0) {
         b->start = now;
         b->logged = 0;

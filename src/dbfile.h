@@ -83,9 +83,8 @@ typedef struct dbfile_busy {
 } dbfile_busy;
 int dbfile_busy_handler(void *busy, int count);
 
-/* Monotonic seconds, and a sleep of `attempt`'s backoff step (1 ms doubling
- * to 100 ms), for retry loops that share the busy budget. */
-double dbfile_now(void);
+/* A sleep of `attempt`'s backoff step (1 ms doubling to 100 ms), for retry
+ * loops that share the busy budget (timed with clock_now, rnnsweep/clock.h). */
 void dbfile_backoff(int attempt);
 
 /* PRAGMA quick_check: STORE_OK, STORE_REFUSED with the first problem found

@@ -113,7 +113,7 @@ static void start_stopping(master *m, const char *why)
     if (m->stopping)
         return;
     m->stopping = 1;
-    m->deadline = farm_now() + m->o->grace;
+    m->deadline = clock_now() + m->o->grace;
     fprintf(stderr, "[sweep] %s: no new jobs; waiting up to %g s for %d running job(s) to "
                     "checkpoint\n", why, m->o->grace, busy(m));
     interrupt_all(m);
@@ -168,7 +168,7 @@ static void dispatch(master *m)
             }
             return;
         }
-        m->slots[r] = (slot){id, farm_now(), m->cfgs[m->next - 1].iters, 0};
+        m->slots[r] = (slot){id, clock_now(), m->cfgs[m->next - 1].iters, 0};
         if (r == 0) {
             pthread_mutex_lock(&m->loc.mu);
             m->loc.job = msg.p;
@@ -315,19 +315,6 @@ static int collect(master *m)
     return got;
 }
 
-/* "42s", "3m05s", "2h07m"; "?" when unknown. */
-static void fmt_duration(double s, char *out, size_t n)
-{
-    if (!isfinite(s) || s < 0)
-        snprintf(out, n, "?");
-    else if (s < 120)
-        snprintf(out, n, "%.0fs", s);
-    else if (s < 7200)
-        snprintf(out, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
-    else
-        snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
-}
-
 /* Seconds left: from the finished jobs' rate once there are some, else
  * from the running jobs' iteration rates (live progress): a running job
  * that has done d of its n iterations in e seconds takes about e n / d. */
@@ -352,14 +339,14 @@ static double eta(const master *m, double t, double rate_per_min)
 
 static void progress(master *m, int force)
 {
-    const double t = farm_now();
+    const double t = clock_now();
     if (!force && (m->o->progress <= 0 || t - m->last_progress < m->o->progress))
         return;
     m->last_progress = t;
     const double mins = (t - m->t0) / 60.0;
     const double rate = mins > 0 ? (double)(m->done + m->failed) / mins : 0;
     char left[32];
-    fmt_duration(eta(m, t, rate), left, sizeof left);
+    clock_duration(eta(m, t, rate), left, sizeof left);
     fprintf(stderr, "[sweep] %zu/%zu finished, %d running, %zu failed | %.1f jobs/min | ETA %s\n",
             m->finished_before + m->done + m->failed, m->total, busy(m), m->failed, rate, left);
 }
@@ -407,7 +394,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *h
         free(m.slots), free(m.ids), free(m.cfgs);
         return stop_workers(nranks, FARM_ERROR) ? FARM_ABANDONED : FARM_ERROR;
     }
-    m.t0 = m.last_progress = farm_now();
+    m.t0 = m.last_progress = clock_now();
     fprintf(stderr, "[sweep] %zu jobs, %zu pending, %zu finished earlier; %d rank(s)\n", m.total,
             m.npending, m.finished_before, nranks);
     if (m.nsuspect)
@@ -423,7 +410,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *h
         progress(&m, 0);
         if (busy(&m) == 0 && (m.stopping || m.next >= m.npending))
             break;
-        if (m.stopping && farm_now() > m.deadline) {
+        if (m.stopping && clock_now() > m.deadline) {
             fprintf(stderr, "[sweep] grace period over with %d job(s) still running; they will "
                             "restart on the next launch\n", busy(&m));
             rc = FARM_ABANDONED;

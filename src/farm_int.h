@@ -25,6 +25,7 @@
 #ifndef RNNSWEEP_FARM_INT_H
 #define RNNSWEEP_FARM_INT_H
 
+#include "rnnsweep/clock.h"
 #include "rnnsweep/farm.h"
 #include "rnnsweep/train.h"
 
@@ -41,8 +42,7 @@ enum { TAG_JOB = 11, TAG_RESULT, TAG_INTERRUPT, TAG_STOP, TAG_PROGRESS, TAG_SIGN
 /* The last signal any thread of this process received (0 = none). */
 extern atomic_int farm_got_signal;
 
-/* Monotonic seconds, and a sleep. */
-double farm_now(void);
+/* Sleep this many seconds (the clock is clock_now, rnnsweep/clock.h). */
 void farm_nap(double seconds);
 
 /* Growable byte buffer; oom is sticky. */

@@ -1,5 +1,5 @@
 /* farm_wire.c — the farm's wire format and MPI plumbing: byte buffers,
- * reading result and progress messages in place, checked MPI calls, clocks.
+ * reading result and progress messages in place, checked MPI calls, a sleep.
  *
  * Messages come from malloc (aligned for any type) and every section is a
  * multiple of 8 bytes long (farm_int.h asserts it), so the row arrays of a
@@ -12,13 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-double farm_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void farm_nap(double seconds)
 {

@@ -82,7 +82,7 @@ static int job_progress(void *ctx, int phase, long it, long total, double loss)
     (void)phase, (void)it, (void)total, (void)loss;
     job_ctx *c = ctx;
     if (c->flush > 0) {
-        const double t = farm_now();
+        const double t = clock_now();
         if (t - c->last_flush >= c->flush) {
             c->last_flush = t;
             send_progress(c);
@@ -136,7 +136,7 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
     memcpy(&jh, msg, sizeof jh);
     rh.job_id = jh.job_id;
     char err[256];
-    const double t0 = farm_now();
+    const double t0 = clock_now();
     test_crash(&jh.cfg);
     train_job *j = train_alloc(&jh.cfg, err);
     if (!j) {
@@ -161,7 +161,7 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
     ctx->sent_curve = ctx->sent_lyap = ctx->sent_diag = 0;
     train_hooks h = {.ctx = ctx, .progress = job_progress, .time_limit = jh.time_limit};
     const int st = train_run(j, &h);
-    rh.wall = farm_now() - t0;
+    rh.wall = clock_now() - t0;
     static const int map[] = {[TRAIN_DONE] = JOB_DONE, [TRAIN_DIVERGED] = JOB_DIVERGED,
                               [TRAIN_STOPPED] = JOB_PENDING, [TRAIN_TIMEOUT] = JOB_TIMEOUT};
     rh.status = map[st];
@@ -224,7 +224,7 @@ static double last_probe;
 static int mpi_interrupted(void *arg)
 {
     (void)arg;
-    const double t = farm_now();
+    const double t = clock_now();
     if (t - last_probe < 0.05)
         return 0;
     last_probe = t;

@@ -31,8 +31,9 @@
  * small-matrix work runs with the trial index innermost.
  */
 #include "rnnsweep/floss.h"
-#include "rnnsweep/config.h"
 #include "rnnsweep/lyap.h"
+#include "kernel.h"
+#include "slab.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -194,47 +195,19 @@ double floss_objective(const rnn_params *p, int act, double alpha,
  * Trials are processed in groups of 8 packed into slabs of 8-lane vectors
  * (lane = trial, as in lyap.c's QR): the k x k accumulators of one group
  * (16 KiB at k = 16) stay in L1, and every operation is SIMD over trials.
- * Lanes past B in the last group are padded with Q = 0, R = I, rho = 0. */
-
-typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
-#define NB 8
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ADJ_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define ADJ_CLONES
-#endif
+ * Lanes past B in the last group are padded with Q = 0, R = all ones
+ * (invertible), rho = 0 (slab.h). */
 
 /* Doubles of slab space for qr_adjoint (plus 8 for alignment). */
 static size_t adj_slab_size(int N, int k)
 {
-    return NB * (3 * (size_t)N * k + (size_t)k * k * 2 + k) + NB;
-}
-
-/* Lanes b0..b0+nb-1 of a (rows, k, B) panel into a (rows, k) slab; pad with `pad`. */
-static void pack(v8d *S /* (rows,k) x 8 */, const double *A /* (rows,k,B) */, int rows, int k,
-                 int B, int b0, int nb, double pad)
-{
-    for (size_t q = 0; q < (size_t)rows * k; q++) {
-        const double *a = A + q * B + b0;
-        v8d v;
-        for (int b = 0; b < NB; b++)
-            v[b] = b < nb ? a[b] : pad;
-        S[q] = v;
-    }
-}
-
-static void unpack(const v8d *S /* (rows,k) x 8 */, double *A /* (rows,k,B) */, int rows, int k,
-                   int B, int b0, int nb)
-{
-    for (size_t q = 0; q < (size_t)rows * k; q++)
-        for (int b = 0; b < nb; b++)
-            A[q * B + b0 + b] = S[q][b];
+    return SLAB_LANES * (3 * (size_t)N * k + (size_t)k * k * 2 + k) + SLAB_LANES;
 }
 
 /* Mbar = (Qbar + Q S) R^{-T}, S = copyltu(R diag(rho) - Qbar^T Q), on slabs.
  * Only the lower triangle of R diag(rho) - Qbar^T Q is needed, and R diag(rho)
  * contributes there only on the diagonal. */
-ADJ_CLONES static void adjoint_group(int N, int k, const v8d *Q /* (N,k) x 8 */,
+KERNEL_SIMD_CLONES static void adjoint_group(int N, int k, const v8d *Q /* (N,k) x 8 */,
                                      const v8d *R /* (k,k) x 8 */,
                                      const v8d *Qbar /* (N,k) x 8 or NULL */,
                                      const v8d *rho /* (k) x 8 */, v8d *S /* (k,k) x 8 */,
@@ -279,18 +252,19 @@ static void qr_adjoint(int N, int k, int B, const double *Q /* (N,k,B) */,
                        const double *R /* (k,k,B) */, const double *Qbar /* (N,k,B) */,
                        const double *rho /* (k,B) */, double *slab, double *Mbar /* (N,k,B) */)
 {
-    v8d *Qs = (v8d *)(((uintptr_t)slab + 63) & ~(uintptr_t)63);
+    v8d *Qs = slab_align(slab);
     v8d *Qbs = Qs + (size_t)N * k, *Ms = Qbs + (size_t)N * k, *Rs = Ms + (size_t)N * k;
     v8d *Ss = Rs + (size_t)k * k, *rs = Ss + (size_t)k * k;
-    for (int b0 = 0; b0 < B; b0 += NB) {
-        const int nb = B - b0 < NB ? B - b0 : NB;
-        pack(Qs, Q, N, k, B, b0, nb, 0.0);
+    const size_t ld = (size_t)k * B; /* row stride of the (.,k,B) panels */
+    for (int b0 = 0; b0 < B; b0 += SLAB_LANES) {
+        const int nb = B - b0 < SLAB_LANES ? B - b0 : SLAB_LANES;
+        slab_pack(Qs, Q + b0, ld, B, N, k, nb, 0.0);
         if (Qbar)
-            pack(Qbs, Qbar, N, k, B, b0, nb, 0.0);
-        pack(Rs, R, k, k, B, b0, nb, 1.0);     /* padding R = all ones: invertible */
-        pack(rs, rho, 1, k, B, b0, nb, 0.0);
+            slab_pack(Qbs, Qbar + b0, ld, B, N, k, nb, 0.0);
+        slab_pack(Rs, R + b0, ld, B, k, k, nb, 1.0); /* padding R = all ones: invertible */
+        slab_pack(rs, rho + b0, ld, B, 1, k, nb, 0.0);
         adjoint_group(N, k, Qs, Rs, Qbar ? Qbs : NULL, rs, Ss, Ms);
-        unpack(Ms, Mbar, N, k, B, b0, nb);
+        slab_unpack(Ms, Mbar + b0, ld, B, N, k, nb);
     }
 }
 

@@ -116,28 +116,28 @@ double init_spectral_radius(const double *A /* (N,N) */, int N)
     return rho;
 }
 
-int init_dale_n_exc(const config *c, int N)
+int init_dale_n_exc(const init_spec *s, int N)
 {
-    return c->init == INIT_DALE ? (int)lround(c->frac_exc * N) : 0;
+    return s->family == INIT_DALE ? (int)lround(s->frac_exc * N) : 0;
 }
 
-int init_params(rnn_params *p, const config *c, gsl_rng *r, char err[INIT_ERRLEN])
+int init_params(rnn_params *p, const init_spec *s, gsl_rng *r, char err[INIT_ERRLEN])
 {
     const int N = p->N;
-    const double g = c->gain;
-    rnn_params_init(p, c->init == INIT_GAUSSIAN ? g : 1.0, r);
+    const double g = s->gain;
+    rnn_params_init(p, s->family == INIT_GAUSSIAN ? g : 1.0, r);
     int rc = 0;
-    switch (c->init) {
+    switch (s->family) {
     case INIT_ORTHOGONAL: rc = init_orthogonal(p->W_rec, N, g); break;
-    case INIT_SPARSE: init_sparse(p->W_rec, N, g, c->density, r); break;
-    case INIT_DALE: init_dale(p->W_rec, N, init_dale_n_exc(c, N), g); break;
+    case INIT_SPARSE: init_sparse(p->W_rec, N, g, s->density, r); break;
+    case INIT_DALE: init_dale(p->W_rec, N, init_dale_n_exc(s, N), g); break;
     case INIT_LOWRANK: {
         double *mn = malloc(2 * (size_t)N * sizeof(double));
         if (!mn) {
             rc = -1;
             break;
         }
-        init_lowrank(p->W_rec, N, g, (int)c->lowrank_rank, c->lowrank_scale, mn, mn + N, r);
+        init_lowrank(p->W_rec, N, g, (int)s->lowrank_rank, s->lowrank_scale, mn, mn + N, r);
         free(mn);
         break;
     }
@@ -147,7 +147,7 @@ int init_params(rnn_params *p, const config *c, gsl_rng *r, char err[INIT_ERRLEN
         snprintf(err, INIT_ERRLEN, "out of memory initialising W_rec (hidden=%d)", N);
         return -1;
     }
-    if (c->gain_norm == GAIN_RADIUS) {
+    if (s->gain_norm == GAIN_RADIUS) {
         const double rho = init_spectral_radius(p->W_rec, N);
         if (rho < 0) {
             snprintf(err, INIT_ERRLEN,
@@ -162,10 +162,10 @@ int init_params(rnn_params *p, const config *c, gsl_rng *r, char err[INIT_ERRLEN
     return 0;
 }
 
-size_t init_dale_clamp(const config *c, double *W_rec /* (N,N) */, int N)
+size_t init_dale_clamp(const init_spec *s, double *W_rec /* (N,N) */, int N)
 {
-    const int ne = init_dale_n_exc(c, N);
-    if (c->init != INIT_DALE)
+    const int ne = init_dale_n_exc(s, N);
+    if (s->family != INIT_DALE)
         return 0;
     size_t n = 0;
     for (int i = 0; i < N; i++) {

@@ -36,13 +36,37 @@ __m256d _ZGVdN4v_tanh(__m256d x);
 
 enum { PK_NR = 16, PK_KC = 256 };
 
-int kernel_available(void)
+/* 2 with AVX-512F, 1 with AVX2, else 0: the same choice as target_clones. */
+static int simd_level(void)
 {
 #if defined(__x86_64__)
-    return __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
 #else
     return 0;
 #endif
+}
+
+/* kernel_force_level's cap, -1 = none. */
+static int forced_level = -1;
+
+/* The level kernel_available and kernel_tanh use: the CPU's, capped. */
+static int kernel_level(void)
+{
+    static int cpu = -1;
+    if (cpu < 0)
+        cpu = simd_level();
+    return forced_level >= 0 && forced_level < cpu ? forced_level : cpu;
+}
+
+int kernel_force_level(int level)
+{
+    forced_level = level < 0 ? -1 : level;
+    return kernel_level();
+}
+
+int kernel_available(void)
+{
+    return kernel_level() == 2;
 }
 
 double *kernel_alloc_aligned(size_t n)
@@ -278,16 +302,6 @@ __attribute__((target("avx2"))) static size_t tanh_avx2(const double *h, double 
 }
 #endif
 
-/* 2 with AVX-512F, 1 with AVX2, else 0: the same choice as target_clones. */
-static int simd_level(void)
-{
-#if defined(__x86_64__)
-    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-#else
-    return 0;
-#endif
-}
-
 const char *kernel_simd(void)
 {
     static const char *const name[] = {"scalar", "avx2", "avx512"};
@@ -299,9 +313,7 @@ void kernel_tanh(const double *h, double *r, size_t n)
 {
     size_t i = 0;
 #if defined(__x86_64__)
-    static int level = -1;
-    if (level < 0)
-        level = simd_level();
+    const int level = kernel_level();
     if (level == 2) {
         tanh_avx512(h, r, n);
         return;

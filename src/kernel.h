@@ -19,8 +19,11 @@
 
 #include <stddef.h>
 
-/* Hot elementwise loops are compiled for AVX-512, AVX2 and the baseline and
- * chosen at load time (the default x86-64 target has only SSE2). */
+/* Hot loops are compiled for AVX-512, AVX2 and the baseline and chosen at
+ * load time (the default x86-64 target has only SSE2): the elementwise
+ * passes of rnn.c and rule.c, and the 8-trial slab loops of lyap.c's QR and
+ * floss.c's QR adjoint (slab.h), whose four 8-lane accumulators do not fit
+ * the baseline's 16 SSE registers.  The one copy of this attribute. */
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define KERNEL_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -30,8 +33,9 @@
 #define KERNEL_SIMD_CLONES
 #endif
 
-/* 1 if the packed-product kernel can run on this CPU (AVX-512F); a packed
- * operand must not be passed to any kernel_* function otherwise. */
+/* 1 if the packed-product kernel can run on this CPU (AVX-512F, and not
+ * capped by kernel_force_level); a packed operand must not be passed to
+ * any kernel_* function otherwise. */
 int kernel_available(void);
 
 /* n doubles, 64-byte aligned (the kernel's aligned panel loads); NULL on
@@ -65,5 +69,15 @@ void kernel_tanh(const double *h, double *r, size_t n);
  * CPU: "avx512", "avx2" or "scalar".  Results agree to the last bit only
  * between processes of the same level (checkpoints record it). */
 const char *kernel_simd(void);
+
+/* For tests only: cap the level kernel_available and kernel_tanh use at
+ * `level` (0 scalar: no packed operands, so the step products go to
+ * cblas_dgemm, and libm's tanh; 1 avx2: libmvec's tanh; 2 avx512: all of
+ * the CPU's), or lift the cap with -1.  A level above the CPU's changes
+ * nothing.  Returns the level now in force.  Buffers sized by
+ * kernel_available (rnn_cache_alloc, rule_work_alloc) must be allocated
+ * after the call; KERNEL_SIMD_CLONES loops (chosen by the loader) and
+ * kernel_simd() (the CPU's level) are not affected.  Not thread-safe. */
+int kernel_force_level(int level);
 
 #endif

@@ -21,7 +21,8 @@
  * the state together.  Nothing here allocates after lyap_work_alloc.
  */
 #include "rnnsweep/lyap.h"
-#include "rnnsweep/config.h"
+#include "kernel.h"
+#include "slab.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -116,6 +117,20 @@ void lyap_q0(double *Q0 /* (N,k) */, int N, int k, gsl_rng *r)
     }
 }
 
+void lyap_mean_sd(const double *lam /* (B,k) */, int B, int k, int i, double *mean, double *sd)
+{
+    double s = 0, ss = 0;
+    for (int b = 0; b < B; b++)
+        s += lam[(size_t)b * k + i];
+    const double m = s / B;
+    for (int b = 0; b < B; b++) {
+        const double d = lam[(size_t)b * k + i] - m;
+        ss += d * d;
+    }
+    *mean = m;
+    *sd = B > 1 ? sqrt(ss / (B - 1)) : 0.0;
+}
+
 /* ---- Householder QR of a panel, in lock-step over trials ----
  *
  * Trials are processed in blocks of 8: a block is copied into a contiguous
@@ -127,15 +142,9 @@ void lyap_q0(double *Q0 /* (N,k) */, int N, int k, gsl_rng *r)
  * each reflector element is loaded once per four columns and four independent
  * accumulators hide the FMA latency. */
 
-#define QR_NB 8
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-/* Compiled for AVX-512 and AVX2 besides the baseline, chosen at load time:
- * the baseline's 16 SSE registers cannot hold the four 8-lane accumulators. */
-#define SLAB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SLAB_CLONES
-#endif
-typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
+/* slab_qr is compiled for AVX-512 and AVX2 besides the baseline and chosen
+ * at load time (KERNEL_SIMD_CLONES): the baseline's 16 SSE registers cannot
+ * hold the four 8-lane accumulators. */
 
 /* Apply H_j = I - tau v v^T, v = [1; S[j+1:n, j]], to columns j+1..k-1 of
  * the slab, in the factorisation and in the Q formation alike (there row j
@@ -204,7 +213,7 @@ slab_reflector(v8d *S /* (n,k) x 8 */, int n, int k, int j, v8d *taup /* (1) x 8
         s0 += S[i * k + j] * S[i * k + j];
     s0 += s1;
     v8d tau = {0}, scale = {0}, al = S[j * k + j];
-    for (int b = 0; b < QR_NB; b++) {
+    for (int b = 0; b < SLAB_LANES; b++) {
         if (s0[b] == 0.0) {
             tau[b] = 0.0;
             scale[b] = 0.0;
@@ -224,7 +233,7 @@ slab_reflector(v8d *S /* (n,k) x 8 */, int n, int k, int j, v8d *taup /* (1) x 8
 /* Factor the slab (dgeqr2), copy R (k,k) with rows scaled to diag >= 0 into
  * Rs, then overwrite the slab with the thin Q = H_0 ... H_{k-1} [I; 0]
  * (dorg2r) scaled by the same signs, so that Q R is unchanged. */
-SLAB_CLONES static void slab_qr(v8d *S /* (n,k) x 8 */, int n, int k, v8d *Rs /* (k,k) */, v8d *tau /* (k) */,
+KERNEL_SIMD_CLONES static void slab_qr(v8d *S /* (n,k) x 8 */, int n, int k, v8d *Rs /* (k,k) */, v8d *tau /* (k) */,
                                 v8d *sg /* (k) */)
 {
     const v8d one = {1, 1, 1, 1, 1, 1, 1, 1}, zero = {0};
@@ -233,7 +242,7 @@ SLAB_CLONES static void slab_qr(v8d *S /* (n,k) x 8 */, int n, int k, v8d *Rs /*
         slab_apply(S, n, k, j, tau + j);
     }
     for (int a = 0; a < k; a++) {
-        for (int b = 0; b < QR_NB; b++)
+        for (int b = 0; b < SLAB_LANES; b++)
             sg[a][b] = S[a * k + a][b] < 0.0 ? -1.0 : 1.0;
         for (int c = 0; c < k; c++)
             Rs[a * k + c] = c < a ? zero : sg[a] * S[a * k + c];
@@ -251,70 +260,19 @@ SLAB_CLONES static void slab_qr(v8d *S /* (n,k) x 8 */, int n, int k, v8d *Rs /*
             S[i * k + c] *= sg[c];
 }
 
-/* Copy nb trials of a panel into the slab (lanes >= nb zero) and back; the
- * full-block versions move whole 64-byte vectors. */
-static void slab_pack(v8d *S /* (n,k) x 8 */, const double *A /* (n,k,B), row stride ld */,
-                      int ld, int B, int n, int k)
-{
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < k; c++)
-            memcpy(&S[(size_t)i * k + c], A + (size_t)i * ld + (size_t)c * B, sizeof(v8d));
-}
-
-static void slab_unpack(const v8d *S /* (n,k) x 8 */, double *A /* (n,k,B), row stride ld */,
-                        int ld, int B, int n, int k, double *R /* (k,k,B) */,
-                        const v8d *Rs /* (k,k) x 8 */)
-{
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < k; c++)
-            memcpy(A + (size_t)i * ld + (size_t)c * B, &S[(size_t)i * k + c], sizeof(v8d));
-    for (int q = 0; q < k * k; q++)
-        memcpy(R + (size_t)q * B, &Rs[q], sizeof(v8d));
-}
-
-static void slab_pack_tail(v8d *S /* (n,k) x 8 */, const double *A /* (n,k,B), row stride ld */,
-                           int ld, int B, int n, int k, int nb)
-{
-    memset(S, 0, (size_t)n * k * sizeof(v8d));
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < k; c++)
-            for (int b = 0; b < nb; b++)
-                S[(size_t)i * k + c][b] = A[(size_t)i * ld + (size_t)c * B + b];
-}
-
-static void slab_unpack_tail(const v8d *S /* (n,k) x 8 */,
-                             double *A /* (n,k,B), row stride ld */, int ld, int B, int n,
-                             int k, double *R /* (k,k,B) */, const v8d *Rs /* (k,k) x 8 */,
-                             int nb)
-{
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < k; c++)
-            for (int b = 0; b < nb; b++)
-                A[(size_t)i * ld + (size_t)c * B + b] = S[(size_t)i * k + c][b];
-    for (int q = 0; q < k * k; q++)
-        for (int b = 0; b < nb; b++)
-            R[(size_t)q * B + b] = Rs[q][b];
-}
-
 int lyap_qr(double *A /* (n,k,B), row stride ld */, int ld, int n, int k, int B,
             double *R /* (k,k,B) */, double *work /* LYAP_QR_WORK(n,k) */)
 {
     if (!A || !R || !work || k < 1 || B < 1 || k > n || ld < k * B)
         return -1;
-    /* work is only 8-byte aligned: round up to the vector alignment. */
-    v8d *S = (v8d *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    v8d *S = slab_align(work);
     v8d *Rs = S + (size_t)n * k, *tau = Rs + (size_t)k * k, *sg = tau + k;
-    for (int b0 = 0; b0 < B; b0 += QR_NB) {
-        const int nb = B - b0 < QR_NB ? B - b0 : QR_NB;
-        if (nb == QR_NB)
-            slab_pack(S, A + b0, ld, B, n, k);
-        else
-            slab_pack_tail(S, A + b0, ld, B, n, k, nb);
+    for (int b0 = 0; b0 < B; b0 += SLAB_LANES) {
+        const int nb = B - b0 < SLAB_LANES ? B - b0 : SLAB_LANES;
+        slab_pack(S, A + b0, (size_t)ld, B, n, k, nb, 0.0); /* zero columns: tau = 0, finite */
         slab_qr(S, n, k, Rs, tau, sg);
-        if (nb == QR_NB)
-            slab_unpack(S, A + b0, ld, B, n, k, R + b0, Rs);
-        else
-            slab_unpack_tail(S, A + b0, ld, B, n, k, R + b0, Rs, nb);
+        slab_unpack(S, A + b0, (size_t)ld, B, n, k, nb);
+        slab_unpack(Rs, R + b0, (size_t)k * B, B, k, k, nb);
     }
     return 0;
 }

@@ -11,7 +11,6 @@
  * once by rnn_cache_alloc; the forward pass allocates nothing.
  */
 #include "rnnsweep/rnn.h"
-#include "rnnsweep/config.h"
 #include "kernel.h"
 
 #include <math.h>

@@ -31,7 +31,6 @@
  * online e-prop traces; rule_gradient allocates nothing.
  */
 #include "rnnsweep/rule.h"
-#include "rnnsweep/config.h"
 #include "kernel.h"
 
 #include <math.h>
@@ -106,6 +105,12 @@ void rule_work_free(rule_work *w)
     free(w->q);
     free(w->L);
     free(w);
+}
+
+const char *rule_name(int rule)
+{
+    static const char *const names[] = {RULE_NAMES};
+    return rule >= 0 && rule < (int)(sizeof names / sizeof names[0]) ? names[rule] : NULL;
 }
 
 void rule_feedback_init(double *B_fb /* (N,O) */, int N, int O, gsl_rng *r)

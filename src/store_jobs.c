@@ -18,7 +18,6 @@
 
 static const char *const status_names[] = {"pending", "running", "done", "diverged", "failed",
                                            "timeout"};
-static const char *const phase_names[] = {"init", "floss", "train", "trained"};
 
 const char *store_status_name(int status)
 {
@@ -412,7 +411,7 @@ static int ins_lyap(store *s, long job_id, const train_lyap_row *rows, size_t n)
         if (l->phase < PHASE_INIT || l->phase > PHASE_TRAINED)
             return sq_fail(s, STORE_ERROR, "job %ld: exponent row with phase %d", job_id, l->phase);
         if ((rc = sq_bind_i64(s, ins, 1, job_id)) ||
-            (rc = sq_bind_txt(s, ins, 2, phase_names[l->phase])) ||
+            (rc = sq_bind_txt(s, ins, 2, train_phase_name(l->phase))) ||
             (rc = sq_bind_i64(s, ins, 3, l->iter)) || (rc = sq_bind_i64(s, ins, 4, l->idx)) ||
             (rc = sq_bind_dbl(s, ins, 5, l->mean)) || (rc = sq_bind_dbl(s, ins, 6, l->sd)))
             break;

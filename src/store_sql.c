@@ -17,6 +17,7 @@
  * retried within the same budget (sq_step).
  */
 #include "store_int.h"
+#include "rnnsweep/clock.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -245,14 +246,14 @@ sqlite3_stmt *sq_prepare(store *s, const char *sql, const char *what)
  * survive the reset between attempts. */
 int sq_step(store *s, sqlite3_stmt *st)
 {
-    double t0 = dbfile_now();
+    double t0 = clock_now();
     int first = !sqlite3_stmt_busy(st); /* no rows returned yet: a retry repeats none */
     for (int attempt = 0;; attempt++) {
         int rc = sqlite3_step(st);
         int prim = rc & 0xff;
         if ((prim != SQLITE_BUSY && prim != SQLITE_LOCKED) || !first ||
             !(sqlite3_get_autocommit(s->db) || st == s->st[ST_COMMIT]) ||
-            dbfile_now() - t0 >= s->busy.budget)
+            clock_now() - t0 >= s->busy.budget)
             return rc;
         if (attempt == 0)
             fprintf(stderr, "[store] %s: %s; retrying for up to %.0f s\n", s->path,

@@ -25,6 +25,7 @@
  * all shared by the ranks, and never less than the longest seconds left.
  */
 #include "store_int.h"
+#include "rnnsweep/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -55,20 +56,6 @@ typedef struct snapshot {
     double eta;            /* seconds until every job has run; NaN if unknown */
     const char *eta_from;  /* "finished", "running", or NULL */
 } snapshot;
-
-static void fmt_duration(double sec, char buf[32])
-{
-    if (!(sec >= 0) || sec > 1e9)
-        snprintf(buf, 32, "?");
-    else if (sec < 90)
-        snprintf(buf, 32, "%.0f s", sec);
-    else if (sec < 5400)
-        snprintf(buf, 32, "%.0f min", sec / 60);
-    else if (sec < 172800)
-        snprintf(buf, 32, "%.1f h", sec / 3600);
-    else
-        snprintf(buf, 32, "%.1f days", sec / 86400);
-}
 
 /* ---------------------------------------------------------------- snapshot */
 
@@ -282,12 +269,12 @@ static void print_running(const snapshot *sn, FILE *f)
         char age[32], left[32], done[32];
         if (i == 0)
             fprintf(f, "running:\n");
-        fmt_duration(r->elapsed, age);
+        clock_duration(r->elapsed, age, sizeof age);
         snprintf(done, sizeof done, r->done < 0 ? "?" : "%lld", r->done);
         fprintf(f, "  job %-8lld host %-16s rank %-4d attempt %d  started %s (%s ago)  iters %s/%lld",
                 r->id, r->host, r->rank, r->attempt, r->started, age, done, r->iters);
         if (isfinite(r->rate)) {
-            fmt_duration(r->left, left);
+            clock_duration(r->left, left, sizeof left);
             fprintf(f, " at %.3g it/s, %s left", r->rate, left);
         }
         fputc('\n', f);
@@ -317,9 +304,9 @@ static int print_runs(store *s, const snapshot *sn, FILE *f)
         const long long left = (long long)(sn->cnt[JOB_PENDING] + sn->cnt[JOB_RUNNING]);
         const int workers = sn->ranks > 0 ? sn->ranks : 1;
         char a[32], b[32];
-        fmt_duration(sn->eta, b);
+        clock_duration(sn->eta, b, sizeof b);
         if (sn->eta_from && !strcmp(sn->eta_from, "finished")) {
-            fmt_duration(sn->mean_job, a);
+            clock_duration(sn->mean_job, a, sizeof a);
             fprintf(f, "  mean job %s; %lld jobs left: about %s with %d rank(s) training\n", a,
                     left, b, workers);
         } else if (sn->eta_from) {

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "sweeptext.h"
+#include "textutil.h"
 
 #define SWEEP_MAX_BYTES (16L << 20)
 #define SWEEP_MAX_JOBS 1000000UL
@@ -101,16 +102,6 @@ static int perr(parse *p, int line, const char *fmt, ...)
     p->errline = line;
     snprintf(p->err, sizeof p->err, "%s:%d: %s", p->path, line, msg);
     return 0;
-}
-
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
 }
 
 static int section_index(parse *p, const char *name, size_t n);
@@ -208,16 +199,6 @@ static char *reader(char *str, int num, void *stream)
     memcpy(str, s, n);
     str[n] = 0;
     return str;
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = 0;
-    return s;
 }
 
 /* Index of the section name[0..n), added if new; -1 if out of memory. */
@@ -327,7 +308,7 @@ static int add_item(parse *p, entry *e, char *item, const char *whole)
 {
     size_t nk;
     const config_key *key = &config_keys(&nk)[e->key];
-    item = trim(item);
+    item = text_trim(item);
     if (!*item)
         return perr(p, p->lineno, "key '%s': empty item in list '%s'", key->name, whole), -1;
     int sp = add_spaced(p, e, item);
@@ -344,7 +325,7 @@ static int add_item(parse *p, entry *e, char *item, const char *whole)
         return perr(p, p->lineno, "key '%s': range '%s' needs an integer key; list the values",
                     key->name, item), -1;
     *dots = 0;
-    char *a = trim(item), *b = trim(dots + 2);
+    char *a = text_trim(item), *b = text_trim(dots + 2);
     if (!*a || !*b)
         return perr(p, p->lineno, "key '%s': incomplete range '%s..%s'", key->name, a, b), -1;
     value va, vb;
@@ -387,7 +368,7 @@ static int add_items(parse *p, entry *e, char *s, const char *whole, int more)
         char *comma = list_comma(s);
         if (comma)
             *comma = 0;
-        if (comma && more && !*trim(comma + 1))
+        if (comma && more && !*text_trim(comma + 1))
             comma = NULL; /* "a, b," then the next line */
         rc = add_item(p, e, s, whole);
         s = comma ? comma + 1 : NULL;
@@ -437,7 +418,7 @@ static void continue_list(parse *p, const char *s, size_t n)
             *c = 0;
             break;
         }
-    char *t = trim(v);
+    char *t = text_trim(v);
     for (const char *c = t; *c; c++)
         if ((unsigned char)*c >= 0x80) {
             perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
@@ -490,7 +471,7 @@ static int handler(void *user, const char *section, const char *name, const char
         free(v);
         return perr(p, line, "out of memory");
     }
-    char *s = trim(v);
+    char *s = text_trim(v);
     snprintf(whole, strlen(value_text) + 1, "%s", s);
     int rc = *s ? 0 : (perr(p, line, "key '%s': empty value", key->name), -1);
     if (rc == 0)
@@ -735,7 +716,7 @@ sweep *sweep_load(const char *path, char err[SWEEP_ERRLEN])
     }
     if (!(s->text = sweeptext_read(path, SWEEP_MAX_BYTES, &s->len, err, SWEEP_ERRLEN)))
         goto fail;
-    s->hash = fnv1a(s->text, s->len);
+    s->hash = text_fnv1a(s->text, s->len);
 
     unsigned bad;
     int line;

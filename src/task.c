@@ -32,7 +32,6 @@
  * same seed equal a batch of B.
  */
 #include "rnnsweep/task.h"
-#include "rnnsweep/config.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -70,6 +69,12 @@ enum {
 #define DMS_SIGMA 0.1
 
 static const double taf_coh[5] = {0.0, 6.4, 12.8, 25.6, 51.2};
+
+const char *task_name(int kind)
+{
+    static const char *const names[] = {TASK_NAMES};
+    return kind >= 0 && kind < (int)(sizeof names / sizeof names[0]) ? names[kind] : NULL;
+}
 
 /* Steps, inputs, outputs of task `kind`; returns 0, or -1 (outputs untouched)
  * if kind is unknown.  Any output pointer may be NULL. */

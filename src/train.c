@@ -28,6 +28,7 @@
 #include "rnnsweep/train.h"
 #include "rnnsweep/adam.h"
 #include "rnnsweep/blasenv.h"
+#include "rnnsweep/clock.h"
 #include "rnnsweep/floss.h"
 #include "rnnsweep/init.h"
 #include "rnnsweep/lyap.h"
@@ -40,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 
 static uint64_t splitmix64(uint64_t x)
@@ -99,6 +99,7 @@ train_job *train_alloc(const config *c, char err[256])
         return NULL;
     }
     j->cfg = *c;
+    config_init_spec(c, &j->init);
     j->hash = config_hash(c);
     task_dims(c->task, &j->T, &j->I, &j->O);
     j->N = (int)c->hidden;
@@ -158,7 +159,7 @@ train_job *train_alloc(const config *c, char err[256])
         train_free(j);
         return NULL;
     }
-    if (init_params(&j->p, c, r, err) != 0) {
+    if (init_params(&j->p, &j->init, r, err) != 0) {
         gsl_rng_free(r), gsl_rng_free(rf), gsl_rng_free(rq), gsl_rng_free(re);
         train_free(j);
         return NULL;
@@ -170,13 +171,6 @@ train_job *train_alloc(const config *c, char err[256])
     task_batch_fill(j->lyb, re);
     gsl_rng_free(r), gsl_rng_free(rf), gsl_rng_free(rq), gsl_rng_free(re);
     return j;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 /* Exponents on the first lyap_batch validation trials, appended as rows of one phase. */
@@ -191,15 +185,9 @@ static void measure(train_job *j, int phase, long iter, const train_hooks *h)
         return;
     train_lyap_row *rows = j->lrows + j->nlyap;
     for (int i = 0; i < k; i++) {
-        double s = 0, ss = 0;
-        for (int b = 0; b < B; b++)
-            s += j->lam[(size_t)b * k + i];
-        const double mean = s / B;
-        for (int b = 0; b < B; b++) {
-            const double d = j->lam[(size_t)b * k + i] - mean;
-            ss += d * d;
-        }
-        rows[i] = (train_lyap_row){phase, iter, i + 1, mean, B > 1 ? sqrt(ss / (B - 1)) : 0.0};
+        double mean, sd;
+        lyap_mean_sd(j->lam, B, k, i, &mean, &sd);
+        rows[i] = (train_lyap_row){phase, iter, i + 1, mean, sd};
     }
     j->nlyap += (size_t)k;
     if (h && h->lyap)
@@ -215,7 +203,7 @@ static double floss_step(train_job *j)
                               (int)c->lyap_warmup, &j->grad, j->lam, j->fw);
     if (isfinite(F)) {
         adam_step(j->fopt, j->p.data, j->grad.data, c->floss_lr);
-        init_dale_clamp(c, j->p.W_rec, j->N);
+        init_dale_clamp(&j->init, j->p.W_rec, j->N);
     }
     return F;
 }
@@ -230,12 +218,10 @@ static void add_curve(train_job *j, long it, double loss, double acc, const trai
         h->curve(h->ctx, row);
 }
 
-static const char *const diag_names[DIAG_COUNT] = {
-    "align_W_rec", "align_W_in", "align_b", "align_rec", "drift_W_rec", "drift_W_in", "drift_W_out"};
-
-const char *train_diag_name(int name)
+const char *train_status_name(int status)
 {
-    return name >= 0 && name < DIAG_COUNT ? diag_names[name] : NULL;
+    static const char *const names[] = {"done", "diverged", "stopped", "timeout"};
+    return status >= 0 && status < (int)(sizeof names / sizeof names[0]) ? names[status] : NULL;
 }
 
 int train_diag_per_step(int rule)
@@ -317,7 +303,7 @@ static double step(train_job *j, const train_hooks *h)
         diagnose(j, i, h);
     if (i < c->iters) {
         adam_step(j->opt, j->p.data, j->grad.data, c->lr);
-        init_dale_clamp(c, j->p.W_rec, j->N);
+        init_dale_clamp(&j->init, j->p.W_rec, j->N);
         if (c->floss_every > 0 && (i + 1) % c->floss_every == 0 && !isfinite(floss_step(j)))
             return NAN;
         if (c->lyap_every > 0 && (i + 1) % c->lyap_every == 0 && i + 1 < c->iters)
@@ -338,14 +324,14 @@ double train_step(train_job *j)
 int train_run(train_job *j, const train_hooks *h)
 {
     const config *c = &j->cfg;
-    const double t0 = now();
+    const double t0 = clock_now();
     const double limit = h ? h->time_limit : 0;
     int stop = 0;
 #define CHECK_STOP()                                   \
     do {                                               \
         if (stop)                                      \
             return TRAIN_STOPPED;                      \
-        if (limit > 0 && now() - t0 > limit)           \
+        if (limit > 0 && clock_now() - t0 > limit)           \
             return TRAIN_TIMEOUT;                      \
     } while (0)
 

@@ -15,6 +15,7 @@
 
 struct train_job {
     config cfg;
+    init_spec init;          /* cfg's initialisation (init_params, Dale's clamp) */
     uint64_t hash;
     int T, N, I, O, B;
     rnn_params p, p0, grad;  /* parameters now, at init, gradient */

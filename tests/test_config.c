@@ -51,10 +51,8 @@ static const uint64_t nondefault_hash = 0x8e0318372ce5cb1aULL;
 static void set(config *c, const char *key, const char *value)
 {
     char err[CONFIG_ERRLEN];
-    if (config_set(c, config_key_find(key), value, err) != 0) {
-        printf("FAIL config_set %s=%s: %s\n", key, value, err);
-        check_failures++;
-    }
+    if (config_set(c, config_key_find(key), value, err) != 0)
+        check_true(0, "config_set", "%s=%s: %s", key, value, err);
 }
 
 static int resolve(config *c)

@@ -218,9 +218,9 @@ static int run_exe(char *const argv[], const char *cwd, double *cpu)
     int status = -1;
     struct rusage ru;
     struct timespec limit = {EXEC_WALL_LIMIT, 0};
-    double t_end = check_now() + EXEC_WALL_LIMIT;
+    double t_end = clock_now() + EXEC_WALL_LIMIT;
     while (wait4(pid, &status, WNOHANG, &ru) == 0) {
-        double left = t_end - check_now();
+        double left = t_end - clock_now();
         if (left <= 0) {
             kill(pid, SIGKILL);
             wait4(pid, &status, 0, &ru);
@@ -316,7 +316,7 @@ static void fuzz_sweeps(const corpus *c, const char *exe, double until, stats *s
     snprintf(path, sizeof path, "%s/current.ini", dir);
     snprintf(db, sizeof db, "%s/work/none.db", dir);
     blob b = {malloc(FUZZ_MAX_INPUT), 0};
-    for (size_t i = 0; check_now() < until && s->failed < 10; i++) {
+    for (size_t i = 0; clock_now() < until && s->failed < 10; i++) {
         const blob *seed = &c->b[i % c->n];
         b.n = seed->n < FUZZ_MAX_INPUT ? seed->n : FUZZ_MAX_INPUT;
         memcpy(b.d, seed->d, b.n);
@@ -350,7 +350,7 @@ static void fuzz_args(const corpus *c, const char *exe, double until, stats *s)
     char path[600], why[FUZZ_WHY];
     snprintf(path, sizeof path, "%s/current.args", dir);
     blob b = {malloc(FUZZ_MAX_INPUT + 1), 0};
-    for (size_t i = 0; check_now() < until && s->failed < 10; i++) {
+    for (size_t i = 0; clock_now() < until && s->failed < 10; i++) {
         const blob *seed = &c->b[i % c->n];
         b.n = seed->n < FUZZ_MAX_INPUT ? seed->n : FUZZ_MAX_INPUT;
         memcpy(b.d, seed->d, b.n);
@@ -439,7 +439,7 @@ int main(int argc, char **argv)
            seconds, dir, exe ? "" : " (no binary: library only)");
 
     stats ss = {0}, sa = {0};
-    double t0 = check_now();
+    double t0 = clock_now();
     fuzz_sweeps(&sweeps, exe, t0 + seconds / 2, &ss);
     fuzz_args(&args, exe, t0 + seconds, &sa);
     printf("sweep files: %zu inputs (%zu accepted, %zu refused), %zu through the binary, "

@@ -11,6 +11,8 @@
  *  6. Discrete tanh network, N = 1000, mean-field lambda_max (SPEC §4).
  *  7. Batching: each trial of a batch equals its single-trial run; driven
  *     mode with x = 0 equals autonomous mode from h0 = 0; bad arguments.
+ *  8. lyap_mean_sd: lam[b][i] = b + 10 i gives mean (B-1)/2 + 10 i and
+ *     sd sqrt(B (B+1) / 12) (the discrete uniform's), sd 0 for one trial.
  * Exits non-zero on any failure; prints the worst deviation of each check.
  */
 #include "rnnsweep/lyap.h"
@@ -184,7 +186,7 @@ static void test_newman(gsl_rng *r)
     lyap_q0(Q0, N, k, r);
     gauss_ctx ctx = {N, k * B, g / sqrt((double)N), malloc(sizeof(double) * N * N), r};
     lyap_work *w = lyap_work_alloc(N, k, B);
-    const double t0 = check_now();
+    const double t0 = clock_now();
     const int rc = lyap_general(N, k, B, T, gauss_step, &ctx, Q0, warmup, 1, lam, w);
     double zmax = rc == 0 ? 0.0 : INFINITY, dmax = 0.0;
     for (int i = 1; i <= k; i++) {
@@ -195,7 +197,7 @@ static void test_newman(gsl_rng *r)
         dmax = fmax(dmax, fabs(lam[i - 1] - ref));
     }
     printf("     Newman N=%d g=%.1f T=%d: worst |lam - ref| = %.2e (%.2f s)\n", N, g, T, dmax,
-           check_now() - t0);
+           clock_now() - t0);
     check("Gaussian products vs Newman: worst |lam_i - ref_i| / std.err.", zmax, 5.0);
     lyap_work_free(w);
     free(ctx.A);
@@ -300,7 +302,7 @@ static void test_tanh_meanfield(gsl_rng *r)
     lyap_work *w = lyap_work_alloc(N, k, B);
     double dev = 0.0;
     for (int gi = 0; gi < 3; gi++) {
-        const double t0 = check_now();
+        const double t0 = clock_now();
         rnn_params_init(&p, gains[gi], r);
         for (int q = 0; q < B * N; q++)
             h0[q] = gsl_ran_gaussian(r, 1.0);
@@ -312,7 +314,7 @@ static void test_tanh_meanfield(gsl_rng *r)
         for (int b = 0; b < B; b++)
             var += (lam[b * k] - mean) * (lam[b * k] - mean) / (B - 1);
         printf("     tanh N=%d g=%.1f: lambda_max %.4f +- %.4f (mean field %.4f) %.2f s\n", N,
-               gains[gi], mean, sqrt(var / B), ref[gi], check_now() - t0);
+               gains[gi], mean, sqrt(var / B), ref[gi], clock_now() - t0);
         dev = fmax(dev, rc == 0 ? fabs(mean - ref[gi]) : INFINITY);
     }
     check("discrete tanh N=1000 g=1.5,2,3: |lambda_max - mean field|", dev, 0.01);
@@ -401,12 +403,36 @@ static void test_batching(gsl_rng *r)
     rnn_params_free(&p);
 }
 
+/* ---- 8. summary over trials ---- */
+
+static void test_mean_sd(void)
+{
+    const int Bs[3] = {1, 2, 13}, k = 3;
+    double worst = 0.0;
+    for (int t = 0; t < 3; t++) {
+        const int B = Bs[t];
+        double *lam = malloc(sizeof(double) * B * k);
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < k; i++)
+                lam[b * k + i] = b + 10.0 * i;
+        for (int i = 0; i < k; i++) {
+            double mean, sd;
+            lyap_mean_sd(lam, B, k, i, &mean, &sd);
+            const double want_sd = B > 1 ? sqrt(B * (B + 1) / 12.0) : 0.0;
+            worst = fmax(worst, fabs(mean - ((B - 1) / 2.0 + 10.0 * i)));
+            worst = fmax(worst, fabs(sd - want_sd));
+        }
+        free(lam);
+    }
+    check("lyap_mean_sd: mean and sd over B = 1, 2, 13 trials vs closed forms", worst, 1e-13);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 271828);
-    const double t0 = check_now();
+    const double t0 = clock_now();
     test_qr(30, 5, 13, 5 * 13, r);        /* one full block of 8 and a tail of 5 */
     test_qr(7, 7, 1, 7, r);               /* k = n */
     test_qr(64, 16, 16, 17 * 16, r);      /* row stride > k*B (autonomous layout) */
@@ -418,7 +444,8 @@ int main(void)
     test_leaky(r);
     test_batching(r);
     test_tanh_meanfield(r);
-    printf("     total %.1f s\n", check_now() - t0);
+    test_mean_sd();
+    printf("     total %.1f s\n", clock_now() - t0);
     gsl_rng_free(r);
     return check_summary("test_lyap");
 }

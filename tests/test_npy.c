@@ -6,14 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-static void check(const char *what, int ok)
-{
-    failures += !ok;
-    printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-}
+#include "check.h"
 
 int main(void)
 {
@@ -45,9 +38,10 @@ int main(void)
             fclose(f);
             char what[96];
             snprintf(what, sizeof what, "round trip %s rank %d (data 64-byte aligned)", is_int ? "<i8" : "<f8", nd);
-            check(what, rc == 0 && got_int == is_int && same_shape &&
-                            memcmp(back, is_int ? (void *)l : (void *)d, n * 8) == 0 &&
-                            (size - (long)(n * 8)) % 64 == 0);
+            check_true(rc == 0 && got_int == is_int && same_shape &&
+                           memcmp(back, is_int ? (void *)l : (void *)d, n * 8) == 0 &&
+                           (size - (long)(n * 8)) % 64 == 0,
+                       what, NULL);
             free(back);
         }
     snprintf(path, sizeof path, "%s/bad.npy", dir);
@@ -57,9 +51,11 @@ int main(void)
     void *back;
     int a, b;
     size_t s[NPY_MAXDIM];
-    check("a text file is refused", npy_read(path, &back, &a, &b, s) != 0 && back == NULL);
-    check("a missing file is refused", npy_read("/nonexistent/x.npy", &back, &a, &b, s) != 0);
-    check("an unwritable path fails", npy_write_f8("/nonexistent/x.npy", d, 1, shapes[1]) != 0);
-    printf("%s: %d failure(s)\n", failures ? "FAILED" : "passed", failures);
-    return failures != 0;
+    check_true(npy_read(path, &back, &a, &b, s) != 0 && back == NULL, "a text file is refused",
+               NULL);
+    check_true(npy_read("/nonexistent/x.npy", &back, &a, &b, s) != 0, "a missing file is refused",
+               NULL);
+    check_true(npy_write_f8("/nonexistent/x.npy", d, 1, shapes[1]) != 0, "an unwritable path fails",
+               NULL);
+    return check_summary("npy");
 }

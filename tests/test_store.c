@@ -11,6 +11,7 @@
  * the JSON status of running jobs, and the time of store_result_put.  Each check prints one line; exit 1 if any fails.
  */
 #include "rnnsweep/store.h"
+#include "rnnsweep/clock.h"
 #include "rnnsweep/config.h"
 
 #include <sqlite3.h>
@@ -20,29 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+#include "check.h"
 
-static int nfail, ncheck;
 static char dir[256];
-
-static void check(int ok, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void check(int ok, const char *what, const char *fmt, ...)
-{
-    char detail[1024] = "";
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(detail, sizeof detail, fmt, ap);
-        va_end(ap);
-    }
-    ncheck++;
-    if (!ok)
-        nfail++;
-    printf("%-4s %-60s %s\n", ok ? "ok" : "FAIL", what, detail);
-}
 
 static const char *tmp_path(const char *name)
 {
@@ -51,13 +33,6 @@ static const char *tmp_path(const char *name)
     i = (i + 1) % 4;
     snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
     return buf[i];
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* One number from `sql` through an independent read-only connection (NaN if NULL or error). */
@@ -139,10 +114,11 @@ static void refused(const char *what, const char *path, int flags, const char *n
     int same = (b0 == NULL) == (b1 == NULL) && n0 == n1 && (!n0 || memcmp(b0, b1, n0) == 0);
     char msg[700];
     snprintf(msg, sizeof msg, "refused: %s", what);
-    check(rc == STORE_REFUSED && s == NULL && strncmp(err, path, strlen(path)) == 0 &&
-              strstr(err, needle) && same,
-          msg, "rc %d, bytes %s (fnv %016llx -> %016llx): %s", rc, same ? "unchanged" : "CHANGED",
-          (unsigned long long)fnv(b0, n0), (unsigned long long)fnv(b1, n1), err);
+    check_true(rc == STORE_REFUSED && s == NULL && strncmp(err, path, strlen(path)) == 0 &&
+                   strstr(err, needle) && same,
+               msg, "rc %d, bytes %s (fnv %016llx -> %016llx): %s", rc,
+               same ? "unchanged" : "CHANGED", (unsigned long long)fnv(b0, n0),
+               (unsigned long long)fnv(b1, n1), err);
     store_close(s);
     free(b0);
     free(b1);
@@ -206,8 +182,9 @@ static void test_refusals(void)
     refused("read-only open of a missing file", tmp_path("missing.db"), STORE_READONLY,
             "no such database");
     refused("missing file without STORE_CREATE", tmp_path("missing2.db"), 0, "no such database");
-    check(access(tmp_path("missing.db"), F_OK) != 0 && access(tmp_path("missing2.db"), F_OK) != 0,
-          "refused opens created no file", NULL);
+    check_true(access(tmp_path("missing.db"), F_OK) != 0 &&
+                   access(tmp_path("missing2.db"), F_OK) != 0,
+               "refused opens created no file", NULL);
     refused("database in a nonexistent directory", tmp_path("nodir/sub/r.db"), STORE_CREATE,
             "does not exist");
     refused("a directory", dir, STORE_CREATE, "not a regular file");
@@ -218,9 +195,9 @@ static void test_refusals(void)
     store *s = NULL;
     char err[STORE_ERRLEN];
     int rc = store_open(&s, empty, STORE_CREATE, err);
-    check(rc == STORE_OK && q1(empty, "PRAGMA application_id") == 0x524E5357 &&
-              q1(empty, "PRAGMA user_version") == 2,
-          "empty file initialised (application_id, user_version 2)", "%s", rc ? err : "");
+    check_true(rc == STORE_OK && q1(empty, "PRAGMA application_id") == 0x524E5357 &&
+                   q1(empty, "PRAGMA user_version") == 2,
+               "empty file initialised (application_id, user_version 2)", "%s", rc ? err : "");
     store_close(s);
 }
 
@@ -230,16 +207,16 @@ static void test_lock(void)
     store *a = NULL, *b = NULL;
     char err[STORE_ERRLEN];
     int rc = store_open(&a, path, STORE_CREATE | STORE_LOCK, err);
-    check(rc == STORE_OK, "first launch takes the lock", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "first launch takes the lock", "%s", rc ? err : "");
     refused("second launch while the lock is held", path, STORE_CREATE | STORE_LOCK,
             "is in use by another running sweep (pid");
     rc = store_open(&b, path, STORE_READONLY, err);
-    check(rc == STORE_OK, "read-only open without the lock meanwhile", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "read-only open without the lock meanwhile", "%s", rc ? err : "");
     store_close(b);
     b = NULL;
     store_close(a);
     rc = store_open(&b, path, STORE_LOCK, err);
-    check(rc == STORE_OK, "lock free again after store_close", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "lock free again after store_close", "%s", rc ? err : "");
     store_close(b);
 }
 
@@ -250,7 +227,7 @@ static void test_cycle(void)
     store *s = NULL;
     char err[STORE_ERRLEN];
     int rc = store_open(&s, path, STORE_CREATE | STORE_LOCK, err);
-    check(rc == STORE_OK, "create a database", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "create a database", "%s", rc ? err : "");
     if (rc)
         return;
     /* 2 rules x 2 gains x 2 lrs x 3 seeds = 24 jobs. */
@@ -265,11 +242,11 @@ static void test_cycle(void)
     long sw1 = 0, sw1b = 0, sw2 = 0;
     size_t added = 99;
     rc = store_add_sweep(s, "a.ini", "gain = 0.5, 2\n", 111, jobs, n, &sw1, &added);
-    check(rc == STORE_OK && added == 24 && sw1 > 0, "add a sweep: 24 new jobs", "added %zu %s", added,
-          rc ? store_errmsg(s) : "");
+    check_true(rc == STORE_OK && added == 24 && sw1 > 0, "add a sweep: 24 new jobs", "added %zu %s",
+               added, rc ? store_errmsg(s) : "");
     rc = store_add_sweep(s, "a.ini", "gain = 0.5, 2\n", 111, jobs, n, &sw1b, &added);
-    check(rc == STORE_OK && added == 0 && sw1b == sw1, "add it again: no new jobs, same sweep",
-          "added %zu, sweep %ld/%ld", added, sw1, sw1b);
+    check_true(rc == STORE_OK && added == 0 && sw1b == sw1, "add it again: no new jobs, same sweep",
+               "added %zu, sweep %ld/%ld", added, sw1, sw1b);
     /* The same grid with a third lr: only the 12 new jobs are added. */
     size_t m = 0;
     config more[36];
@@ -279,15 +256,17 @@ static void test_cycle(void)
                 for (long sd = 0; sd < 3; sd++)
                     more[m++] = job(r, g ? 2.0 : 0.5, l == 0 ? 1e-3 : l == 1 ? 1e-2 : 1e-1, sd);
     rc = store_add_sweep(s, "b.ini", "lr = ...\n", 222, more, m, &sw2, &added);
-    check(rc == STORE_OK && added == 12 && sw2 != sw1, "add a value to a list: only 12 new jobs",
-          "added %zu", added);
-    check(q1(path, "SELECT count(*) FROM jobs") == 36 &&
-              q1(path, "SELECT count(*) FROM sweep_jobs WHERE sweep_id = 2") == 36 &&
-              q1(path, "SELECT count(*) FROM sweeps") == 2,
-          "jobs 36, sweep_jobs of sweep 2: 36, sweeps 2", NULL);
-    check(q1(path, "SELECT count(*) FROM jobs WHERE rule = 'eprop' AND gain = 2 AND lr = 0.1 AND"
-                   " seed = 2 AND hidden = 8 AND typeof(gain) = 'real' AND typeof(seed) = 'integer'") == 1,
-          "typed key columns queryable (rule = 'eprop', gain = 2, ...)", NULL);
+    check_true(rc == STORE_OK && added == 12 && sw2 != sw1,
+               "add a value to a list: only 12 new jobs", "added %zu", added);
+    check_true(q1(path, "SELECT count(*) FROM jobs") == 36 &&
+                   q1(path, "SELECT count(*) FROM sweep_jobs WHERE sweep_id = 2") == 36 &&
+                   q1(path, "SELECT count(*) FROM sweeps") == 2,
+               "jobs 36, sweep_jobs of sweep 2: 36, sweeps 2", NULL);
+    check_true(
+        q1(path,
+           "SELECT count(*) FROM jobs WHERE rule = 'eprop' AND gain = 2 AND lr = 0.1 AND"
+           " seed = 2 AND hidden = 8 AND typeof(gain) = 'real' AND typeof(seed) = 'integer'") == 1,
+        "typed key columns queryable (rule = 'eprop', gain = 2, ...)", NULL);
 
     long *ids = NULL;
     config *cfgs = NULL;
@@ -297,13 +276,13 @@ static void test_cycle(void)
     for (size_t i = 0; same && i < np; i++)
         same = config_hash(&cfgs[i]) == config_hash(&jobs[i]) &&
                memcmp(&cfgs[i], &jobs[i], sizeof(config)) == 0;
-    check(same, "pending of sweep 1: 24 configs parsed back identically", "%zu", np);
+    check_true(same, "pending of sweep 1: 24 configs parsed back identically", "%zu", np);
 
     long run = 0;
     store_run_info info = {.sweep_id = sw1, .version = "test", .git = "abc", .hosts = "h1",
                            .ranks = 3, .command = "test_store"};
     rc = store_run_begin(s, &info, &run);
-    check(rc == STORE_OK && run > 0, "run_begin", "run %ld", run);
+    check_true(rc == STORE_OK && run > 0, "run_begin", "run %ld", run);
 
     /* claim -> recover -> pending (attempts kept) -> claim -> recover -> failed. */
     long a = ids[0];
@@ -311,25 +290,28 @@ static void test_cycle(void)
     rc = store_claim(s, a, run, "h1", 1);
     snprintf(sql, sizeof sql, "SELECT attempts FROM jobs WHERE id = %ld AND status = 'running'"
                               " AND host = 'h1' AND rank = 1 AND started_at LIKE '____-__-__T__:__:__Z'", a);
-    check(rc == STORE_OK && q1(path, sql) == 1, "claim: running, attempts 1, host, rank, started_at", NULL);
+    check_true(rc == STORE_OK && q1(path, sql) == 1,
+               "claim: running, attempts 1, host, rank, started_at", NULL);
     rc = store_claim(s, a, run, "h1", 1);
-    check(rc == STORE_ERROR && strstr(store_errmsg(s), "not pending"), "claiming a running job fails",
-          "%s", store_errmsg(s));
+    check_true(rc == STORE_ERROR && strstr(store_errmsg(s), "not pending"),
+               "claiming a running job fails", "%s", store_errmsg(s));
     store_recovery rv;
     rc = store_recover(s, 2, 0, &rv);
     snprintf(sql, sizeof sql, "SELECT attempts FROM jobs WHERE id = %ld AND status = 'pending'"
                               " AND crashes = 1 AND suspect = 0", a);
-    check(rc == STORE_OK && rv.requeued == 1 && rv.blamed == 1 && rv.failed == 0 && q1(path, sql) == 1,
-          "recover: the job a dead launch ran alone -> pending, blamed (crashes 1), attempts kept",
-          "requeued %zu blamed %zu failed %zu", rv.requeued, rv.blamed, rv.failed);
+    check_true(
+        rc == STORE_OK && rv.requeued == 1 && rv.blamed == 1 && rv.failed == 0 &&
+            q1(path, sql) == 1,
+        "recover: the job a dead launch ran alone -> pending, blamed (crashes 1), attempts kept",
+        "requeued %zu blamed %zu failed %zu", rv.requeued, rv.blamed, rv.failed);
     store_claim(s, a, run, "h2", 2);
     rc = store_recover(s, 2, 0, &rv);
     int st = -1;
     config back;
     store_job_config(s, a, &back, &st);
-    check(rc == STORE_OK && rv.requeued == 0 && rv.failed == 1 && st == JOB_FAILED,
-          "recover after max_attempts deaths: failed", "requeued %zu failed %zu status %s",
-          rv.requeued, rv.failed, store_status_name(st));
+    check_true(rc == STORE_OK && rv.requeued == 0 && rv.failed == 1 && st == JOB_FAILED,
+               "recover after max_attempts deaths: failed", "requeued %zu failed %zu status %s",
+               rv.requeued, rv.failed, store_status_name(st));
 
     /* Blame: several jobs running in a dead launch -> suspects, nobody charged;
      * a launch that closed its runs row, or the caller's orderly run, blames
@@ -341,11 +323,11 @@ static void test_cycle(void)
         store_claim(s, ids[11], r2, "h1", 1);
         store_claim(s, ids[12], r2, "h1", 2);
         rc = store_recover(s, 2, 0, &rv);
-        check(rc == STORE_OK && rv.blamed == 0 && rv.suspects == 3 && rv.requeued == 3 &&
-                  q1(path, "SELECT sum(crashes) FROM jobs WHERE status = 'pending'") == 0 &&
-                  q1(path, "SELECT count(*) FROM jobs WHERE suspect = 1") == 3,
-              "a launch that died running 3 jobs blames none: 3 suspects", "blamed %zu suspects %zu",
-              rv.blamed, rv.suspects);
+        check_true(rc == STORE_OK && rv.blamed == 0 && rv.suspects == 3 && rv.requeued == 3 &&
+                       q1(path, "SELECT sum(crashes) FROM jobs WHERE status = 'pending'") == 0 &&
+                       q1(path, "SELECT count(*) FROM jobs WHERE suspect = 1") == 3,
+                   "a launch that died running 3 jobs blames none: 3 suspects",
+                   "blamed %zu suspects %zu", rv.blamed, rv.suspects);
         long *pid = NULL;
         config *pcf = NULL;
         size_t pn = 0, ps = 0;
@@ -353,7 +335,7 @@ static void test_cycle(void)
         int front = rc == STORE_OK && ps == 3 && pn > 3;
         for (size_t i = 0; front && i < 3; i++)
             front = pid[i] == ids[10 + i];
-        check(front, "pending: the 3 suspects first", "%zu suspects of %zu", ps, pn);
+        check_true(front, "pending: the 3 suspects first", "%zu suspects of %zu", ps, pn);
         free(pid);
         free(pcf);
         /* the suspect run alone: the next death blames it */
@@ -361,28 +343,29 @@ static void test_cycle(void)
         store_claim(s, ids[11], r3, "h1", 0);
         rc = store_recover(s, 2, 0, &rv);
         snprintf(sql, sizeof sql, "SELECT crashes FROM jobs WHERE id = %ld AND suspect = 0", ids[11]);
-        check(rc == STORE_OK && rv.blamed == 1 && q1(path, sql) == 1,
-              "a suspect whose launch dies while it runs alone is blamed once", "blamed %zu", rv.blamed);
+        check_true(rc == STORE_OK && rv.blamed == 1 && q1(path, sql) == 1,
+                   "a suspect whose launch dies while it runs alone is blamed once", "blamed %zu",
+                   rv.blamed);
         /* orderly: closed runs row, or named by the caller */
         store_run_begin(s, &info, &r3);
         store_claim(s, ids[13], r3, "h1", 0);
         store_run_end(s, r3, 1, 0);
         rc = store_recover(s, 2, 0, &rv);
         snprintf(sql, sizeof sql, "SELECT crashes FROM jobs WHERE id = %ld AND status = 'pending'", ids[13]);
-        check(rc == STORE_OK && rv.blamed == 0 && rv.requeued == 1 && q1(path, sql) == 0,
-              "a launch that closed its runs row (a database error) blames nobody", NULL);
+        check_true(rc == STORE_OK && rv.blamed == 0 && rv.requeued == 1 && q1(path, sql) == 0,
+                   "a launch that closed its runs row (a database error) blames nobody", NULL);
         store_run_begin(s, &info, &r3);
         store_claim(s, ids[13], r3, "h1", 0);
         rc = store_recover(s, 2, r3, &rv);
-        check(rc == STORE_OK && rv.blamed == 0 && rv.requeued == 1 && q1(path, sql) == 0,
-              "the launch the caller knows ended in order blames nobody", NULL);
+        check_true(rc == STORE_OK && rv.blamed == 0 && rv.requeued == 1 && q1(path, sql) == 0,
+                   "the launch the caller knows ended in order blames nobody", NULL);
         /* a finished result clears suspect */
         store_claim(s, ids[10], r3, "h1", 0);
         store_result done = {.job_id = ids[10], .status = JOB_DONE, .test_loss = 0.5,
                              .test_accuracy = 1};
         rc = store_result_put(s, &done);
         snprintf(sql, sizeof sql, "SELECT suspect FROM jobs WHERE id = %ld", ids[10]);
-        check(rc == STORE_OK && q1(path, sql) == 0, "a stored result clears suspect", NULL);
+        check_true(rc == STORE_OK && q1(path, sql) == 0, "a stored result clears suspect", NULL);
     }
 
     /* Results replace curve rows; NaN final loss stored as NULL. */
@@ -406,9 +389,10 @@ static void test_cycle(void)
     double nl = q1(path, sql);
     snprintf(sql, sizeof sql, "SELECT iters_done + 1000 * wall_seconds FROM jobs WHERE id = %ld"
                               " AND status = 'done' AND finished_at IS NOT NULL", b);
-    check(rc == STORE_OK && rc2 == STORE_OK && nc == 50 && nl == 2 && q1(path, sql) == 490 + 3000,
-          "result_put twice: curve/exponent rows replaced, iters_done, wall summed",
-          "curve rows %g, lyap rows %g %s", nc, nl, rc ? store_errmsg(s) : "");
+    check_true(rc == STORE_OK && rc2 == STORE_OK && nc == 50 && nl == 2 &&
+                   q1(path, sql) == 490 + 3000,
+               "result_put twice: curve/exponent rows replaced, iters_done, wall summed",
+               "curve rows %g, lyap rows %g %s", nc, nl, rc ? store_errmsg(s) : "");
 
     long c = ids[2];
     store_claim(s, c, run, "h1", 1);
@@ -421,8 +405,8 @@ static void test_cycle(void)
                               " AND final_accuracy IS NULL AND status = 'diverged'", c);
     char sql2[256];
     snprintf(sql2, sizeof sql2, "SELECT count(*) FROM curves WHERE job_id = %ld AND loss IS NULL", c);
-    check(rc == STORE_OK && q1(path, sql) == 1 && q1(path, sql2) == 1,
-          "NaN/inf final values and curve losses stored as NULL", NULL);
+    check_true(rc == STORE_OK && q1(path, sql) == 1 && q1(path, sql2) == 1,
+               "NaN/inf final values and curve losses stored as NULL", NULL);
 
     /* Interrupted job: checkpoint kept, attempt given back; then done: deleted. */
     long d = ids[3];
@@ -438,9 +422,9 @@ static void test_cycle(void)
     size_t gn = 0;
     rc2 = store_checkpoint_get(s, d, &got, &gn);
     snprintf(sql, sizeof sql, "SELECT attempts FROM jobs WHERE id = %ld AND status = 'pending'", d);
-    check(rc == STORE_OK && rc2 == STORE_OK && gn == sizeof ck && got && !memcmp(got, ck, gn) &&
-              q1(path, sql) == 0,
-          "PENDING result: checkpoint stored, attempts back to 0", "%zu bytes", gn);
+    check_true(rc == STORE_OK && rc2 == STORE_OK && gn == sizeof ck && got &&
+                   !memcmp(got, ck, gn) && q1(path, sql) == 0,
+               "PENDING result: checkpoint stored, attempts back to 0", "%zu bytes", gn);
     free(got);
     store_claim(s, d, run, "h1", 1);
     pr.status = JOB_DONE;
@@ -448,8 +432,8 @@ static void test_cycle(void)
     rc = store_result_put(s, &pr);
     rc2 = store_checkpoint_get(s, d, &got, &gn);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM checkpoints WHERE job_id = %ld", d);
-    check(rc == STORE_OK && rc2 == STORE_OK && got == NULL && gn == 0 && q1(path, sql) == 0,
-          "DONE result: checkpoint deleted", NULL);
+    check_true(rc == STORE_OK && rc2 == STORE_OK && got == NULL && gn == 0 && q1(path, sql) == 0,
+               "DONE result: checkpoint deleted", NULL);
 
     /* Final weights round trip. */
     rnn_params w, w2;
@@ -464,29 +448,31 @@ static void test_cycle(void)
     rc2 = store_weights_get(s, e, &w2);
     snprintf(sql, sizeof sql, "SELECT rows * 10 + cols FROM weights WHERE job_id = %ld AND name = 'W_in'"
                               " AND phase = 'final' AND length(data) = 8 * 8 * 3", e);
-    check(rc == STORE_OK && rc2 == STORE_OK && !memcmp(w.data, w2.data, w.size * sizeof(double)) &&
-              q1(path, sql) == 83,
-          "weights: 5 BLOBs, bit-identical round trip", "%s", rc2 ? store_errmsg(s) : "");
+    check_true(rc == STORE_OK && rc2 == STORE_OK &&
+                   !memcmp(w.data, w2.data, w.size * sizeof(double)) && q1(path, sql) == 83,
+               "weights: 5 BLOBs, bit-identical round trip", "%s", rc2 ? store_errmsg(s) : "");
     rc = store_weights_get(s, ids[5], &w2);
-    check(rc == STORE_REFUSED, "weights of a job without weights: refused", "%s", store_errmsg(s));
+    check_true(rc == STORE_REFUSED, "weights of a job without weights: refused", "%s",
+               store_errmsg(s));
     rnn_params_free(&w);
     rnn_params_free(&w2);
     rc = store_job_config(s, 999999, &back, &st);
-    check(rc == STORE_REFUSED, "config of a missing job: refused", "%s", store_errmsg(s));
+    check_true(rc == STORE_REFUSED, "config of a missing job: refused", "%s", store_errmsg(s));
 
     size_t cnt1[6], cnt2[6], call[6];
     rc = store_sweep_counts(s, sw1, cnt1);
     rc |= store_sweep_counts(s, sw2, cnt2);
     rc |= store_sweep_counts(s, 0, call);
-    check(rc == STORE_OK && cnt1[JOB_PENDING] == 18 && cnt1[JOB_DONE] == 4 && cnt1[JOB_DIVERGED] == 1 &&
-              cnt1[JOB_FAILED] == 1 && cnt1[JOB_RUNNING] == 0 && cnt2[JOB_PENDING] == 30 &&
-              call[JOB_PENDING] == 30 && cnt2[JOB_DONE] == 4,
-          "sweep_counts per sweep and overall", "sweep 1: pending %zu done %zu; sweep 2: pending %zu",
-          cnt1[JOB_PENDING], cnt1[JOB_DONE], cnt2[JOB_PENDING]);
+    check_true(rc == STORE_OK && cnt1[JOB_PENDING] == 18 && cnt1[JOB_DONE] == 4 &&
+                   cnt1[JOB_DIVERGED] == 1 && cnt1[JOB_FAILED] == 1 && cnt1[JOB_RUNNING] == 0 &&
+                   cnt2[JOB_PENDING] == 30 && call[JOB_PENDING] == 30 && cnt2[JOB_DONE] == 4,
+               "sweep_counts per sweep and overall",
+               "sweep 1: pending %zu done %zu; sweep 2: pending %zu", cnt1[JOB_PENDING],
+               cnt1[JOB_DONE], cnt2[JOB_PENDING]);
     rc = store_run_end(s, run, 0, 4);
     snprintf(sql, sizeof sql, "SELECT jobs_done FROM runs WHERE id = %ld AND exit_code = 0"
                               " AND finished_at IS NOT NULL AND ranks = 3", run);
-    check(rc == STORE_OK && q1(path, sql) == 4, "run_end", NULL);
+    check_true(rc == STORE_OK && q1(path, sql) == 4, "run_end", NULL);
 
     /* Status from a read-only connection while the writer is open. */
     store *ro = NULL;
@@ -497,10 +483,11 @@ static void test_cycle(void)
     FILE *mf = open_memstream(&out, &outn);
     rc2 = rc == STORE_OK ? store_status_print(ro, mf) : -1;
     fclose(mf);
-    check(rc == STORE_OK && rc2 == STORE_OK && strstr(out, "done 4") && strstr(out, "failed 1") &&
-              strstr(out, "node7") && strstr(out, "  lr ") && strstr(out, "  gain ") &&
-              !strstr(out, "  hidden "),
-          "status on a read-only connection (counts, axes, running)", "%s", rc2 ? store_errmsg(ro) : "");
+    check_true(rc == STORE_OK && rc2 == STORE_OK && strstr(out, "done 4") &&
+                   strstr(out, "failed 1") && strstr(out, "node7") && strstr(out, "  lr ") &&
+                   strstr(out, "  gain ") && !strstr(out, "  hidden "),
+               "status on a read-only connection (counts, axes, running)", "%s",
+               rc2 ? store_errmsg(ro) : "");
     printf("---- store_status_print ----\n%s----\n", out ? out : "");
     free(out);
     store_close(ro);
@@ -518,7 +505,7 @@ static void test_claim_progress(void)
     store *s = NULL;
     char err[STORE_ERRLEN], sql[256];
     int rc = store_open(&s, path, STORE_CREATE | STORE_LOCK, err);
-    check(rc == STORE_OK, "claim/progress: create a database", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "claim/progress: create a database", "%s", rc ? err : "");
     if (rc)
         return;
     config jobs[2] = {job(0, 1.0, 1e-3, 0), job(0, 1.0, 1e-3, 1)};
@@ -531,7 +518,7 @@ static void test_claim_progress(void)
         rc = store_run_begin(s, &info, &run);
     if (rc == STORE_OK)
         rc = store_pending(s, sw, &ids, &cfgs, &np, &nsus);
-    check(rc == STORE_OK && np == 2, "claim/progress: 2 pending jobs", "%s", rc ? store_errmsg(s) : "");
+    check_true(rc == STORE_OK && np == 2, "claim/progress: 2 pending jobs", "%s", rc ? store_errmsg(s) : "");
     if (rc != STORE_OK || np != 2) {
         store_close(s);
         return;
@@ -560,7 +547,7 @@ static void test_claim_progress(void)
         rc = store_recover(s, 3, run, &rec);
     snprintf(sql, sizeof sql, "SELECT sum(iters_done) FROM jobs WHERE status = 'pending'"
                               " AND id IN (%ld, %ld)", a, b);
-    check(rc == STORE_OK && rec.requeued == 2 && q1(path, sql) == 777 + 90,
+    check_true(rc == STORE_OK && rec.requeued == 2 && q1(path, sql) == 777 + 90,
           "claim/progress: a dead attempt's iters_done stays while pending", "%s",
           rc ? store_errmsg(s) : "");
     /* The next attempts start from scratch and from the checkpoint. */
@@ -571,7 +558,7 @@ static void test_claim_progress(void)
     double na = q1(path, sql);
     snprintf(sql, sizeof sql, "SELECT iters_done FROM jobs WHERE id = %ld", b);
     double nb = q1(path, sql);
-    check(rc == STORE_OK && na == 1 && nb == 40,
+    check_true(rc == STORE_OK && na == 1 && nb == 40,
           "claim: iters_done NULL without a checkpoint, the checkpoint's iteration with one",
           "a: %g NULL, b: %g (want 40)", na, nb);
     /* status --json on a read-only connection. */
@@ -584,7 +571,7 @@ static void test_claim_progress(void)
     fclose(mf);
     char want[128];
     snprintf(want, sizeof want, "{\"id\":%ld,\"host\":\"h\",\"rank\":1,\"attempt\":2,", b);
-    check(rc2 == STORE_OK && left == 2 && out && strstr(out, "\"counts\":{\"pending\":0,\"running\":2,") &&
+    check_true(rc2 == STORE_OK && left == 2 && out && strstr(out, "\"counts\":{\"pending\":0,\"running\":2,") &&
               strstr(out, want) && strstr(out, "\"iters_done\":40,\"iters\":1000,\"resumed_from\":40,"
                                                "\"rate\":null,\"seconds_left\":null}") &&
               strstr(out, "\"iters_done\":null,\"iters\":1000,\"resumed_from\":0,\"rate\":null"),
@@ -603,7 +590,7 @@ static void test_claim_progress(void)
     rc = store_job_config(s, a, &back, NULL);
     snprintf(want, sizeof want, ": job %ld: stored config has key 'bogus_key' this rnnsweep does not"
                                 " know", a);
-    check(erc == SQLITE_OK && rc == STORE_ERROR && strstr(store_errmsg(s), want),
+    check_true(erc == SQLITE_OK && rc == STORE_ERROR && strstr(store_errmsg(s), want),
           "a stored config with an unknown key: refused naming job and key", "%s", store_errmsg(s));
     free(ids);
     free(cfgs);
@@ -617,7 +604,7 @@ static void test_views(void)
     store *s = NULL;
     char err[STORE_ERRLEN];
     if (store_open(&s, path, STORE_CREATE, err) != STORE_OK) {
-        check(0, "create views.db", "%s", err);
+        check_true(0, "create views.db", "%s", err);
         return;
     }
     /* final losses; NAN = diverged. */
@@ -660,26 +647,28 @@ static void test_views(void)
     double m1 = Q("mean_final_loss", g1), s1 = Q("sd_final_loss", g1), v1 = Q("var_final_loss", g1);
     double m2 = Q("mean_final_loss", g1b), s2 = Q("sd_final_loss", g1b);
     double a1 = Q("mean_final_accuracy", g1);
-    check(fabs(m1 - 0.6) < 1e-12 && fabs(s1 - 0.1) < 1e-12 && fabs(v1 - 0.01) < 1e-12 &&
-              fabs(a1 - 0.4) < 1e-12,
-          "summary gain 1 lr 1e-3: mean 0.6, sd 0.1, var 0.01, acc 0.4", "%.17g %.17g %.17g %.17g",
-          m1, s1, v1, a1);
-    check(fabs(m2 - 0.3) < 1e-12 && fabs(s2 - sqrt(0.02)) < 1e-12,
-          "summary gain 1 lr 1e-2: mean 0.3, sd sqrt(0.02) over done", "%.17g %.17g", m2, s2);
-    check(Q("n_jobs", g1) == 4 && Q("n_seeds", g1) == 3 && Q("n_done", g1) == 3 &&
-              Q("n_diverged", g1) == 0 && Q("n_seeds", g1b) == 3 && Q("n_done", g1b) == 2 &&
-              Q("n_diverged", g1b) == 1,
-          "summary counts: n_jobs, n_seeds (finished), n_done, n_diverged", NULL);
-    check(q1(path, "SELECT count(*) FROM summary") == 4, "summary: 4 groups (seed not grouped)", NULL);
+    check_true(fabs(m1 - 0.6) < 1e-12 && fabs(s1 - 0.1) < 1e-12 && fabs(v1 - 0.01) < 1e-12 &&
+                   fabs(a1 - 0.4) < 1e-12,
+               "summary gain 1 lr 1e-3: mean 0.6, sd 0.1, var 0.01, acc 0.4",
+               "%.17g %.17g %.17g %.17g", m1, s1, v1, a1);
+    check_true(fabs(m2 - 0.3) < 1e-12 && fabs(s2 - sqrt(0.02)) < 1e-12,
+               "summary gain 1 lr 1e-2: mean 0.3, sd sqrt(0.02) over done", "%.17g %.17g", m2, s2);
+    check_true(Q("n_jobs", g1) == 4 && Q("n_seeds", g1) == 3 && Q("n_done", g1) == 3 &&
+                   Q("n_diverged", g1) == 0 && Q("n_seeds", g1b) == 3 && Q("n_done", g1b) == 2 &&
+                   Q("n_diverged", g1b) == 1,
+               "summary counts: n_jobs, n_seeds (finished), n_done, n_diverged", NULL);
+    check_true(q1(path, "SELECT count(*) FROM summary") == 4,
+               "summary: 4 groups (seed not grouped)", NULL);
     /* best_lr: gain 1 -> 1e-3 (1e-2 has a diverged seed despite its lower mean);
      * gain 2 -> 1e-2 (mean 0.2 < 1.0). */
     double b1 = q1(path, "SELECT lr FROM best_lr WHERE gain = 1");
     double b2 = q1(path, "SELECT lr FROM best_lr WHERE gain = 2");
     double bm = q1(path, "SELECT mean_final_loss FROM best_lr WHERE gain = 2");
-    check(b1 == 1e-3 && b2 == 1e-2 && fabs(bm - 0.2) < 1e-12 &&
-              q1(path, "SELECT count(*) FROM best_lr") == 2 &&
-              q1(path, "SELECT min(n_lrs) FROM best_lr") == 2,
-          "best_lr: fewest diverged first, then lowest mean", "gain1 %g gain2 %g (mean %g)", b1, b2, bm);
+    check_true(b1 == 1e-3 && b2 == 1e-2 && fabs(bm - 0.2) < 1e-12 &&
+                   q1(path, "SELECT count(*) FROM best_lr") == 2 &&
+                   q1(path, "SELECT min(n_lrs) FROM best_lr") == 2,
+               "best_lr: fewest diverged first, then lowest mean", "gain1 %g gain2 %g (mean %g)",
+               b1, b2, bm);
 
     /* The plain sqlite3 CLI reads the views without our code. */
     if (access("/usr/bin/sqlite3", X_OK) == 0) {
@@ -694,8 +683,9 @@ static void test_views(void)
             found |= strncmp(line, "2.0,0.01", 8) == 0 || strncmp(line, "2,0.01", 6) == 0;
         }
         int status = p ? pclose(p) : -1;
-        check(status == 0 && rows == 6 && !err_seen && found,
-              "sqlite3 CLI: select * from summary; best_lr", "%d lines, exit %d", rows, status);
+        check_true(status == 0 && rows == 6 && !err_seen && found,
+                   "sqlite3 CLI: select * from summary; best_lr", "%d lines, exit %d", rows,
+                   status);
     } else {
         printf("skip /usr/bin/sqlite3 not installed\n");
     }
@@ -708,7 +698,7 @@ static void test_speed(void)
     store *s = NULL;
     char err[STORE_ERRLEN];
     if (store_open(&s, path, STORE_CREATE | STORE_LOCK, err) != STORE_OK) {
-        check(0, "create speed.db", "%s", err);
+        check_true(0, "create speed.db", "%s", err);
         return;
     }
     enum { NJ = 400 };
@@ -718,9 +708,9 @@ static void test_speed(void)
     long sw, run, *ids;
     size_t added, np, nsus;
     config *cfgs;
-    double t0 = now_s();
+    double t0 = clock_now();
     store_add_sweep(s, "speed.ini", "speed", 3, jobs, NJ, &sw, &added);
-    double t_add = now_s() - t0;
+    double t_add = clock_now() - t0;
     store_run_info info = {.sweep_id = sw, .ranks = 2};
     store_run_begin(s, &info, &run);
     store_pending(s, sw, &ids, &cfgs, &np, &nsus);
@@ -734,31 +724,32 @@ static void test_speed(void)
     rnn_params_alloc(&w, 64, 3, 2);
     double put[NJ], total = 0;
     int bad = 0;
-    double tb = now_s();
+    double tb = clock_now();
     for (size_t i = 0; i < np; i++) {
-        double a = now_s();
+        double a = clock_now();
         bad |= store_claim(s, ids[i], run, "host", 1);
-        double b = now_s();
+        double b = clock_now();
         store_result r = {.job_id = ids[i], .status = JOB_DONE, .host = "host", .rank = 1,
                           .test_loss = 0.1, .test_accuracy = 0.9, .curve = curve, .ncurve = 100,
                           .lyap = ly, .nlyap = 8, .weights = &w, .wall_seconds = 0.01};
         bad |= store_result_put(s, &r);
-        put[i] = now_s() - b;
+        put[i] = clock_now() - b;
         total += put[i];
         (void)a;
     }
-    double t_all = now_s() - tb;
+    double t_all = clock_now() - tb;
     for (size_t i = 1; i < np; i++)  /* insertion sort for the median */
         for (size_t j = i; j > 0 && put[j - 1] > put[j]; j--) {
             double t = put[j];
             put[j] = put[j - 1];
             put[j - 1] = t;
         }
-    check(!bad && np == NJ && t_all < 10.0,
-          "400 x (claim + result_put: 100 curve rows, 8 exponents, N=64 weights)",
-          "total %.3f s, result_put median %.3f ms, max %.3f ms; add_sweep %.3f s", t_all,
-          1e3 * put[np / 2], 1e3 * put[np - 1], t_add);
-    check(q1(path, "SELECT count(*) FROM curves") == 100.0 * NJ, "all 40000 curve rows present", NULL);
+    check_true(!bad && np == NJ && t_all < 10.0,
+               "400 x (claim + result_put: 100 curve rows, 8 exponents, N=64 weights)",
+               "total %.3f s, result_put median %.3f ms, max %.3f ms; add_sweep %.3f s", t_all,
+               1e3 * put[np / 2], 1e3 * put[np - 1], t_add);
+    check_true(q1(path, "SELECT count(*) FROM curves") == 100.0 * NJ,
+               "all 40000 curve rows present", NULL);
     rnn_params_free(&w);
     free(ids);
     free(cfgs);
@@ -775,9 +766,10 @@ static void test_modes(void)
     char err[STORE_ERRLEN];
     int rc = store_open(&s, path, STORE_CREATE | STORE_JOURNAL_DELETE, err);
     store_close(s);
-    check(rc == STORE_OK && access(tmp_path("modes.db-wal"), F_OK) != 0 &&
-              q1(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'delete'") == 1,
-          "STORE_JOURNAL_DELETE: rollback journal", "%s", rc ? err : "");
+    check_true(
+        rc == STORE_OK && access(tmp_path("modes.db-wal"), F_OK) != 0 &&
+            q1(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'delete'") == 1,
+        "STORE_JOURNAL_DELETE: rollback journal", "%s", rc ? err : "");
     rc = store_open(&s, path, 0, err);
     config c = job(RULE_RFLO, 1.25, 0.5, 42);
     long sw;
@@ -785,15 +777,17 @@ static void test_modes(void)
     if (rc == STORE_OK)
         rc = store_add_sweep(s, "m.ini", "m", 9, &c, 1, &sw, &added);
     store_close(s);
-    check(rc == STORE_OK && q1(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") == 1,
-          "default: WAL", "%s", rc ? err : "");
+    check_true(
+        rc == STORE_OK &&
+            q1(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") == 1,
+        "default: WAL", "%s", rc ? err : "");
     rc = store_open(&s, path, STORE_READONLY, err);
     FILE *null = fopen("/dev/null", "w");
     int rc2 = rc == STORE_OK ? store_status_print(s, null) : -1;
     fclose(null);
     store_close(s);
-    check(rc == STORE_OK && rc2 == STORE_OK, "read-only open and status of a closed WAL database",
-          "%s", rc ? err : "");
+    check_true(rc == STORE_OK && rc2 == STORE_OK,
+               "read-only open and status of a closed WAL database", "%s", rc ? err : "");
 
     mkdb(path, "DROP VIEW success; DROP VIEW best_lr; DROP VIEW summary;"
                " ALTER TABLE jobs DROP COLUMN lyap_every;");
@@ -804,10 +798,11 @@ static void test_modes(void)
     if (rc == STORE_OK)
         rc = store_pending(s, 0, &ids, &cfgs, &np, &nsus);
     store_close(s);
-    check(rc == STORE_OK && np == 1 && config_hash(&cfgs[0]) == config_hash(&c) &&
-              q1(path, "SELECT lyap_every FROM jobs") == 0 &&
-              q1(path, "SELECT count(*) FROM summary WHERE gain = 1.25 AND lyap_every = 0") == 1,
-          "missing key column added back with its default; views recreated", "%s", rc ? err : "");
+    check_true(
+        rc == STORE_OK && np == 1 && config_hash(&cfgs[0]) == config_hash(&c) &&
+            q1(path, "SELECT lyap_every FROM jobs") == 0 &&
+            q1(path, "SELECT count(*) FROM summary WHERE gain = 1.25 AND lyap_every = 0") == 1,
+        "missing key column added back with its default; views recreated", "%s", rc ? err : "");
     free(ids);
     free(cfgs);
 }
@@ -829,8 +824,7 @@ int main(void)
     test_speed();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (nfail == 0 && system(cmd) != 0)
+    if (check_failures == 0 && system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
-    printf("%d of %d checks passed\n", ncheck - nfail, ncheck);
-    return nfail ? 1 : 0;
+    return check_summary("store");
 }

@@ -29,32 +29,15 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "check.h"
 
-static int nfail, ncheck;
 static char dir[256];
-
-static void check(int ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void check(int ok, const char *what, const char *fmt, ...)
-{
-    char detail[1200] = "";
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(detail, sizeof detail, fmt, ap);
-        va_end(ap);
-    }
-    ncheck++;
-    nfail += !ok;
-    printf("%-4s %-66s %s\n", ok ? "ok" : "FAIL", what, detail);
-}
 
 static const char *tmp(const char *name)
 {
@@ -226,8 +209,8 @@ static void refused(const char *what, const char *path, int flags, const char *n
     int same = (b0 == NULL) == (b1 == NULL) && n0 == n1 && (!n0 || memcmp(b0, b1, n0) == 0);
     char msg[300];
     snprintf(msg, sizeof msg, "refused: %s", what);
-    check(rc == STORE_REFUSED && !s && strstr(err, needle) && same, msg, "rc %d, bytes %s: %s", rc,
-          same ? "unchanged" : "CHANGED", err);
+    check_true(rc == STORE_REFUSED && !s && strstr(err, needle) && same, msg, "rc %d, bytes %s: %s",
+               rc, same ? "unchanged" : "CHANGED", err);
     store_close(s);
     free(b0);
     free(b1);
@@ -242,10 +225,10 @@ static void test_empty_path(void)
     int a = store_open(&s, "", STORE_CREATE | STORE_LOCK, err);
     int b = store_open(&s, "", STORE_READONLY, err);
     int c = store_check("", STORE_CREATE, err);
-    check(a == STORE_REFUSED && b == STORE_REFUSED && c == STORE_REFUSED && !s &&
-              strstr(err, "empty"),
-          "empty path: refused by read-write, read-only opens and store_check", "%d %d %d: %s", a,
-          b, c, err);
+    check_true(a == STORE_REFUSED && b == STORE_REFUSED && c == STORE_REFUSED && !s &&
+                   strstr(err, "empty"),
+               "empty path: refused by read-write, read-only opens and store_check", "%d %d %d: %s",
+               a, b, c, err);
 }
 
 /* Any name of the file finds the lock: symlink, hard link, missing file. */
@@ -258,7 +241,7 @@ static void test_lock_names(void)
     if (symlink(real, sym) != 0 || link(real, hard) != 0)
         perror("link");
     int rc = store_open(&a, real, STORE_CREATE | STORE_LOCK, err);
-    check(rc == STORE_OK, "first launch takes the lock", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "first launch takes the lock", "%s", rc ? err : "");
     snprintf(pid, sizeof pid, "(pid %ld on ", (long)getpid());
     refused("second launch through a symlink", sym, STORE_CREATE | STORE_LOCK, "is in use by another running sweep");
     refused("second launch through a hard link", hard, STORE_CREATE | STORE_LOCK, "is in use");
@@ -267,17 +250,19 @@ static void test_lock_names(void)
     refused("... and the holder's note under the first name", real, STORE_LOCK, pid);
     refused("second launch through the same name", real, STORE_LOCK, "is in use");
     rc = store_open(&b, sym, STORE_READONLY, err);
-    check(rc == STORE_OK, "a read-only open meanwhile (no lock)", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "a read-only open meanwhile (no lock)", "%s", rc ? err : "");
     store_close(b);
     store_close(a);
     rc = store_open(&b, hard, STORE_LOCK, err);
-    check(rc == STORE_OK, "free again after store_close (through the hard link)", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "free again after store_close (through the hard link)", "%s",
+               rc ? err : "");
     store_close(b);
 
     /* A database that does not exist yet: created, then locked. */
     const char *fresh = tmp("lock-new.db");
     rc = store_open(&a, fresh, STORE_CREATE | STORE_LOCK, err);
-    check(rc == STORE_OK && fsize(fresh) > 0, "new database created and locked", "%s", rc ? err : "");
+    check_true(rc == STORE_OK && fsize(fresh) > 0, "new database created and locked", "%s",
+               rc ? err : "");
     refused("second launch on the new database", fresh, STORE_CREATE | STORE_LOCK, "is in use");
     store_close(a);
 }
@@ -298,10 +283,10 @@ static void test_lock_note(void)
         fclose(f);
     }
     snprintf(want, sizeof want, "pid %ld on ", (long)getpid());
-    check(rc == STORE_OK && strncmp(buf, want, strlen(want)) == 0, "note 'pid N on HOST' while held",
-          "%s", buf);
+    check_true(rc == STORE_OK && strncmp(buf, want, strlen(want)) == 0,
+               "note 'pid N on HOST' while held", "%s", buf);
     store_close(s);
-    check(!exists(note), "note removed when the lock is released", NULL);
+    check_true(!exists(note), "note removed when the lock is released", NULL);
 
     const char *victim = tmp("victim.txt"), *orig = tmp("victim.orig");
     spit(victim, "precious\n", 9);
@@ -311,9 +296,9 @@ static void test_lock_note(void)
     rc = store_open(&s, db, STORE_LOCK, err);
     store_close(s);
     struct stat st;
-    check(rc == STORE_OK && same_file(victim, orig) && lstat(note, &st) == 0 &&
-              S_ISLNK(st.st_mode),
-          "NAME.lock a symlink: target untouched, link left, lock still taken", "%s", rc ? err : "");
+    check_true(
+        rc == STORE_OK && same_file(victim, orig) && lstat(note, &st) == 0 && S_ISLNK(st.st_mode),
+        "NAME.lock a symlink: target untouched, link left, lock still taken", "%s", rc ? err : "");
     unlink(note);
 
     spit(note, "my own notes\n", 13);
@@ -321,16 +306,16 @@ static void test_lock_note(void)
     copy(note, keep);
     rc = store_open(&s, db, STORE_LOCK, err);
     store_close(s);
-    check(rc == STORE_OK && same_file(note, keep), "NAME.lock with other content: left as it was",
-          "%s", rc ? err : "");
+    check_true(rc == STORE_OK && same_file(note, keep),
+               "NAME.lock with other content: left as it was", "%s", rc ? err : "");
     unlink(note);
 
     spit(note, "pid 1 on oldhost\n", 17); /* PATH.lock of an earlier version */
     rc = store_open(&s, db, STORE_LOCK, err);
     int rewritten = fsize(note) > 0 && !same_file(note, keep);
     store_close(s);
-    check(rc == STORE_OK && rewritten && !exists(note), "an earlier version's PATH.lock: reused, removed",
-          "%s", rc ? err : "");
+    check_true(rc == STORE_OK && rewritten && !exists(note),
+               "an earlier version's PATH.lock: reused, removed", "%s", rc ? err : "");
 }
 
 /* store_check refuses what a read-write open refuses, creating nothing. */
@@ -339,34 +324,35 @@ static void test_check(void)
     char err[STORE_ERRLEN] = "";
     const char *nodir = tmp("nodir/sub/x.db");
     int rc = store_check(nodir, STORE_CREATE, err);
-    check(rc == STORE_REFUSED && strstr(err, "does not exist") && !exists(tmp("nodir")),
-          "store_check: missing directory refused", "%s", err);
+    check_true(rc == STORE_REFUSED && strstr(err, "does not exist") && !exists(tmp("nodir")),
+               "store_check: missing directory refused", "%s", err);
     const char *fresh = tmp("check-new.db");
     rc = store_check(fresh, STORE_CREATE, err);
-    check(rc == STORE_OK && !exists(fresh), "store_check: missing file in a good directory: ok, not created",
-          "%s", rc ? err : "");
+    check_true(rc == STORE_OK && !exists(fresh),
+               "store_check: missing file in a good directory: ok, not created", "%s",
+               rc ? err : "");
     rc = store_check(fresh, 0, err);
-    check(rc == STORE_REFUSED && strstr(err, "no such database"),
-          "store_check without STORE_CREATE: missing file refused", "%s", err);
+    check_true(rc == STORE_REFUSED && strstr(err, "no such database"),
+               "store_check without STORE_CREATE: missing file refused", "%s", err);
     const char *good = tmp("check-good.db");
     make_db(good, 0, 2, 0);
     const char *before = tmp("check-good.copy");
     copy(good, before);
     rc = store_check(good, STORE_CREATE, err);
-    check(rc == STORE_OK && same_file(good, before) && !exists(tmp("check-good.db-wal")) &&
-              !exists(tmp("check-good.db-shm")),
-          "store_check: good database ok, unchanged, no side files left", "%s", rc ? err : "");
+    check_true(rc == STORE_OK && same_file(good, before) && !exists(tmp("check-good.db-wal")) &&
+                   !exists(tmp("check-good.db-shm")),
+               "store_check: good database ok, unchanged, no side files left", "%s", rc ? err : "");
     const char *foreign = tmp("foreign-wal.db");
     sql(foreign, "PRAGMA journal_mode = WAL; CREATE TABLE notes(x); INSERT INTO notes VALUES ('mine')");
     refused("another application's WAL database", foreign, STORE_CREATE | STORE_LOCK, "not an rnnsweep");
     refused("... read-only", foreign, STORE_READONLY, "not an rnnsweep");
     rc = store_check(foreign, STORE_CREATE, err);
-    check(rc == STORE_REFUSED && !exists(tmp("foreign-wal.db-wal")) && !exists(tmp("foreign-wal.db-shm")) &&
-              !exists(tmp("foreign-wal.db.lock")),
-          "refused WAL database: no -wal, -shm or note left behind", "%s", err);
+    check_true(rc == STORE_REFUSED && !exists(tmp("foreign-wal.db-wal")) &&
+                   !exists(tmp("foreign-wal.db-shm")) && !exists(tmp("foreign-wal.db.lock")),
+               "refused WAL database: no -wal, -shm or note left behind", "%s", err);
     rc = store_check(dir, STORE_CREATE, err);
-    check(rc == STORE_REFUSED && strstr(err, "not a regular file"), "store_check: a directory refused",
-          "%s", err);
+    check_true(rc == STORE_REFUSED && strstr(err, "not a regular file"),
+               "store_check: a directory refused", "%s", err);
 }
 
 /* Damage found at open, before anything is written. */
@@ -379,7 +365,8 @@ static void test_damage(void)
     refused("a dropped table", t, STORE_CREATE | STORE_LOCK, "table 'lyapunov' is missing");
     refused("a dropped table, read-only", t, STORE_READONLY, "table 'lyapunov' is missing");
     int rc = store_check(t, STORE_CREATE, err);
-    check(rc == STORE_REFUSED && strstr(err, "lyapunov"), "store_check: a dropped table", "%s", err);
+    check_true(rc == STORE_REFUSED && strstr(err, "lyapunov"), "store_check: a dropped table", "%s",
+               err);
 
     const char *c = tmp("dropcol.db");
     make_db(c, 0, 2, 1);
@@ -400,7 +387,8 @@ static void test_damage(void)
     free(b);
     refused("a damaged page (PRAGMA quick_check)", p, STORE_CREATE | STORE_LOCK, "damaged");
     rc = store_check(p, STORE_CREATE, err);
-    check(rc == STORE_REFUSED && strstr(err, "quick_check"), "store_check: a damaged page", "%s", err);
+    check_true(rc == STORE_REFUSED && strstr(err, "quick_check"), "store_check: a damaged page",
+               "%s", err);
 }
 
 /* The first write killed: a WAL-mode header and the hot journal of that
@@ -434,21 +422,23 @@ static void test_first_write_crash(void)
     store *s = NULL;
     int rc = store_open(&s, a, STORE_CREATE | STORE_LOCK, err);
     store_close(s);
-    check(rc == STORE_OK && !exists(jp) && q1(a, "PRAGMA application_id") == 0x524E5357,
-          "first write killed: the next launch recovers and creates the schema", "%s", rc ? err : "");
+    check_true(rc == STORE_OK && !exists(jp) && q1(a, "PRAGMA application_id") == 0x524E5357,
+               "first write killed: the next launch recovers and creates the schema", "%s",
+               rc ? err : "");
 
     const char *b = tmp("first-ro.db");
     make_first_write_crash(b);
     snprintf(jp, sizeof jp, "%s-journal", b);
     rc = store_open(&s, b, STORE_READONLY, err);
     store_close(s);
-    check(rc == STORE_REFUSED && strstr(err, "empty database") && !exists(jp),
-          "first write killed: status rolls the journal back (then: empty database)", "%s", err);
+    check_true(rc == STORE_REFUSED && strstr(err, "empty database") && !exists(jp),
+               "first write killed: status rolls the journal back (then: empty database)", "%s",
+               err);
 
     const char *c = tmp("first-check.db");
     make_first_write_crash(c);
     rc = store_check(c, STORE_CREATE, err);
-    check(rc == STORE_OK, "first write killed: store_check passes", "%s", rc ? err : "");
+    check_true(rc == STORE_OK, "first write killed: store_check passes", "%s", rc ? err : "");
 }
 
 /* A writer killed mid-transaction under the rollback journal. */
@@ -478,10 +468,12 @@ static void test_killed_writer(void)
     fclose(null);
     store_close(s);
     double loss1 = q1(p, "SELECT sum(loss) FROM curves");
-    check(hot && WIFSIGNALED(status) && rc == STORE_OK && rc2 == STORE_OK && !exists(jp) &&
-              loss1 == loss0,
-          "writer killed mid-transaction (journal delete): read-only open rolls back", "hot %d,"
-          " sum(loss) %.6g -> %.6g: %s", hot, loss0, loss1, rc ? err : "");
+    check_true(hot && WIFSIGNALED(status) && rc == STORE_OK && rc2 == STORE_OK && !exists(jp) &&
+                   loss1 == loss0,
+               "writer killed mid-transaction (journal delete): read-only open rolls back",
+               "hot %d,"
+               " sum(loss) %.6g -> %.6g: %s",
+               hot, loss0, loss1, rc ? err : "");
 }
 
 /* Read-only opens leave no side files and cannot write. */
@@ -496,11 +488,11 @@ static void test_readonly(void)
     size_t added;
     config c = job(99, 8);
     int w = rc == STORE_OK ? store_add_sweep(s, "x.ini", "x", 1, &c, 1, &sw, &added) : -1;
-    check(rc == STORE_OK && w == STORE_ERROR && strstr(store_errmsg(s), "readonly"),
-          "read-only open cannot write", "%s", rc ? err : store_errmsg(s));
+    check_true(rc == STORE_OK && w == STORE_ERROR && strstr(store_errmsg(s), "readonly"),
+               "read-only open cannot write", "%s", rc ? err : store_errmsg(s));
     store_close(s);
-    check(!exists(tmp("ro.db-wal")) && !exists(tmp("ro.db-shm")),
-          "read-only open of a WAL database leaves no -wal, -shm", NULL);
+    check_true(!exists(tmp("ro.db-wal")) && !exists(tmp("ro.db-shm")),
+               "read-only open of a WAL database leaves no -wal, -shm", NULL);
 }
 
 static void test_finish(void)
@@ -524,10 +516,10 @@ static void test_finish(void)
     unsigned char *b = slurp(p, &n);
     int hdr = b && n >= 100 && b[18] == 1 && b[19] == 1;
     free(b);
-    check(rc == STORE_OK && busy == STORE_ERROR && fin == STORE_OK && !during && hdr &&
-              !exists(tmp("finish.db-wal")),
-          "store_finish: rollback journal, no -wal (with a reader open: an error, WAL kept)",
-          "busy %d (%s) fin %d header %d: %s", busy, msg, fin, hdr, rc ? err : "");
+    check_true(rc == STORE_OK && busy == STORE_ERROR && fin == STORE_OK && !during && hdr &&
+                   !exists(tmp("finish.db-wal")),
+               "store_finish: rollback journal, no -wal (with a reader open: an error, WAL kept)",
+               "busy %d (%s) fin %d header %d: %s", busy, msg, fin, hdr, rc ? err : "");
 }
 
 /* BLOBs over SQLite's length limit. */
@@ -545,10 +537,10 @@ static void test_sizes(void)
     char want[64];
     snprintf(want, sizeof want, "largest storable: hidden = %ld", best);
     int a = store_check_job(NULL, &big, 1, err);
-    check(a == STORE_REFUSED && strstr(err, "key 'hidden' = 6000") && strstr(err, want),
-          "hidden = 6000 refused (checkpoint over 1e9 bytes)", "%s", err);
+    check_true(a == STORE_REFUSED && strstr(err, "key 'hidden' = 6000") && strstr(err, want),
+               "hidden = 6000 refused (checkpoint over 1e9 bytes)", "%s", err);
     int b = store_check_job(NULL, &ok, 1, err);
-    check(b == STORE_OK, "hidden = 4000 fits", NULL);
+    check_true(b == STORE_OK, "hidden = 4000 fits", NULL);
 
     const char *p = tmp("limit.db");
     make_db(p, 0, 1, 0);
@@ -557,8 +549,8 @@ static void test_sizes(void)
     size_t lim = rc == STORE_OK ? store_blob_limit(s, 100000) : 0;
     config small = job(0, 64);
     int c = rc == STORE_OK ? store_check_job(s, &small, 1, err) : -1;
-    check(lim == 100000 && c == STORE_REFUSED && strstr(err, "key 'hidden' = 64"),
-          "the store's own limit counts (100 kB: hidden = 64 refused)", "%s", err);
+    check_true(lim == 100000 && c == STORE_REFUSED && strstr(err, "key 'hidden' = 64"),
+               "the store's own limit counts (100 kB: hidden = 64 refused)", "%s", err);
 
     /* A checkpoint over the limit: "too big", and the stored one kept. */
     long *ids = NULL;
@@ -579,10 +571,10 @@ static void test_sizes(void)
         r.checkpoint_size = sizeof ck;
         put2 = store_result_put(s, &r);
     }
-    check(put1 == STORE_OK && put2 == STORE_ERROR && strstr(store_errmsg(s), "too big") &&
-              q1(p, "SELECT length(data) FROM checkpoints") == 1000,
-          "a checkpoint over the limit: bind error 'too big', old checkpoint kept", "%s",
-          s ? store_errmsg(s) : err);
+    check_true(put1 == STORE_OK && put2 == STORE_ERROR && strstr(store_errmsg(s), "too big") &&
+                   q1(p, "SELECT length(data) FROM checkpoints") == 1000,
+               "a checkpoint over the limit: bind error 'too big', old checkpoint kept", "%s",
+               s ? store_errmsg(s) : err);
     free(ids);
     free(cfgs);
     store_close(s);
@@ -608,8 +600,7 @@ int main(void)
     test_sizes();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (nfail == 0 && system(cmd) != 0)
+    if (check_failures == 0 && system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
-    printf("%d of %d checks passed\n", ncheck - nfail, ncheck);
-    return nfail ? 1 : 0;
+    return check_summary("store_open");
 }

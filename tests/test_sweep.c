@@ -19,17 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "check.h"
 
-static int nfail, ncheck;
 static char dir[256];
-
-static void check(int ok, const char *what, const char *detail)
-{
-    ncheck++;
-    if (!ok)
-        nfail++;
-    printf("%-4s %-58s %s\n", ok ? "ok" : "FAIL", what, detail ? detail : "");
-}
 
 /* Write `len` bytes of text (len < 0: strlen) to dir/name; returns the path. */
 static const char *write_file(const char *name, const char *text, long len)
@@ -57,7 +49,7 @@ static sweep *load_ok(const char *name, const char *text, size_t njobs)
         snprintf(detail, sizeof detail, "got %zu", sweep_count(s));
     else
         snprintf(detail, sizeof detail, "error: %s", err);
-    check(s && sweep_count(s) == njobs, what, detail);
+    check_true(s && sweep_count(s) == njobs, what, "%s", detail);
     return s;
 }
 
@@ -74,7 +66,7 @@ static void load_bad(const char *name, const char *text, long len, int line, con
         snprintf(prefix, sizeof prefix, "%s: ", path);
     int ok = !s && strncmp(err, prefix, strlen(prefix)) == 0 && strstr(err, needle);
     snprintf(what, sizeof what, "%s rejected at line %d, '%s'", name, line, needle);
-    check(ok, what, s ? "(accepted!)" : err);
+    check_true(ok, what, "%s", s ? "(accepted!)" : err);
     sweep_free(s);
 }
 
@@ -111,15 +103,15 @@ int main(void)
                 }
         char d[64];
         snprintf(d, sizeof d, "%zu of 30 differ from the nested loop", bad);
-        check(bad == 0, "grid.ini: values and order (last key fastest)", d);
-        check(sweep_job(s, 30) == NULL, "sweep_job out of range is NULL", NULL);
+        check_true(bad == 0, "grid.ini: values and order (last key fastest)", "%s", d);
+        check_true(sweep_job(s, 30) == NULL, "sweep_job out of range is NULL", NULL);
         /* Text and hash as read. */
         const char *t = sweep_text(s);
         uint64_t h = 1469598103934665603ULL;
         for (const char *q = t; *q; q++)
             h = (h ^ (unsigned char)*q) * 1099511628211ULL;
-        check(strncmp(t, "# a comment\n", 12) == 0 && h == sweep_hash(s),
-              "grid.ini: text kept, hash is FNV-1a 64 of it", NULL);
+        check_true(strncmp(t, "# a comment\n", 12) == 0 && h == sweep_hash(s),
+                   "grid.ini: text kept, hash is FNV-1a 64 of it", NULL);
         sweep_free(s);
     }
 
@@ -142,7 +134,7 @@ int main(void)
         int ok = c0->task == TASK_2AF && c0->gain == 0.5 && c0->seed == 0 && c4->rule == RULE_EPROP &&
                  c4->lr == 1e-3 && c4->seed == 0 && c9->lr == 1e-1 && c9->seed == 1 &&
                  c10->gain == 1 && c10->rule == RULE_BPTT && c10->task == TASK_2AF;
-        check(ok, "sections.ini: section order, overrides and top-level keys", NULL);
+        check_true(ok, "sections.ini: section order, overrides and top-level keys", NULL);
         sweep_free(s);
     }
 
@@ -155,15 +147,17 @@ int main(void)
                 "gain = 1, 2\n",
                 3);
     if (s) {
-        check(sweep_job(s, 0)->gain == 0.5 && sweep_job(s, 1)->gain == 1 && sweep_job(s, 2)->gain == 2,
-              "dups.ini: first occurrences kept in order", NULL);
+        check_true(sweep_job(s, 0)->gain == 0.5 && sweep_job(s, 1)->gain == 1 &&
+                       sweep_job(s, 2)->gain == 2,
+                   "dups.ini: first occurrences kept in order", NULL);
         sweep_free(s);
     }
     /* A range inside a list, CRLF line ends, '-' for '_', `key: value`. */
     s = load_ok("mixed.ini", "seed = 0..2, 10, 20..21\r\nfloss-iters: 0, 100\r\n", 12);
     if (s) {
-        check(sweep_job(s, 11)->seed == 21 && sweep_job(s, 11)->floss_iters == 100 &&
-              sweep_job(s, 0)->floss_iters == 0, "mixed.ini: ranges in lists, CRLF, ':'", NULL);
+        check_true(sweep_job(s, 11)->seed == 21 && sweep_job(s, 11)->floss_iters == 100 &&
+                       sweep_job(s, 0)->floss_iters == 0,
+                   "mixed.ini: ranges in lists, CRLF, ':'", NULL);
         sweep_free(s);
     }
     /* One value only: one job; and default-valued duplicates merge. */
@@ -237,8 +231,8 @@ int main(void)
         snprintf(line + o, sizeof line - o, "\r\ngain = 2\n");
         s = load_ok("kv199.ini", line, 1);
         if (s)
-            check(sweep_job(s, 0)->seed == 7 && sweep_job(s, 0)->gain == 2,
-                  "kv199.ini: seed 7, gain 2", NULL);
+            check_true(sweep_job(s, 0)->seed == 7 && sweep_job(s, 0)->gain == 2,
+                       "kv199.ini: seed 7, gain 2", NULL);
         sweep_free(s);
         load_bad("nonascii.ini", "gain = 1\ntask = r\xc3\xb4mo # caf\xc3\xa9\n", -1, 2,
                  "non-ASCII character in a key or value");
@@ -262,8 +256,8 @@ int main(void)
         snprintf(text, sizeof text, "seed = 1\n[%s]\ngain = 2, 3\n[b]\ngain = 4\n", name);
         s = load_ok("section-utf8.ini", text, 3);
         if (s)
-            check(sweep_job(s, 0)->gain == 2 && sweep_job(s, 2)->gain == 4,
-                  "section-utf8.ini: two sections, no phantom", NULL);
+            check_true(sweep_job(s, 0)->gain == 2 && sweep_job(s, 2)->gain == 4,
+                       "section-utf8.ini: two sections, no phantom", NULL);
         sweep_free(s);
         /* inih drops what follows ']': only a comment may stand there. */
         load_bad("section-tail.ini", "seed = 1\n[a] gain = 2, 3\n", -1, 2,
@@ -287,7 +281,8 @@ int main(void)
         snprintf(text, sizeof text, "gain = 1\nseed = 1, %s5 # c\n", zeros + 3);
         s = load_ok("value127.ini", text, 2);
         if (s)
-            check(sweep_job(s, 1)->seed == 5, "value127.ini: a 127-byte value is read whole", NULL);
+            check_true(sweep_job(s, 1)->seed == 5, "value127.ini: a 127-byte value is read whole",
+                       NULL);
         sweep_free(s);
         snprintf(text, sizeof text, "seed = %s1..3\n", zeros);
         load_bad("range130.ini", text, -1, 1, "value of 130 bytes");
@@ -303,8 +298,8 @@ int main(void)
             c.gain = 0;
             char e[CONFIG_ERRLEN];
             config_resolve(&c, 0, e);
-            check(strcmp(v, "0") == 0 && config_hash(sweep_job(s, 0)) == config_hash(&c),
-                  "negzero.ini: gain -0 is gain 0, same hash", v);
+            check_true(strcmp(v, "0") == 0 && config_hash(sweep_job(s, 0)) == config_hash(&c),
+                       "negzero.ini: gain -0 is gain 0, same hash", "%s", v);
         }
         sweep_free(s);
         sweep_free(load_ok("negzero-sections.ini", "[a]\ngain = -0\n[b]\ngain = 0\n", 1));
@@ -321,12 +316,14 @@ int main(void)
         sweep *m = sweep_load(path, err);
         char prefix[620];
         snprintf(prefix, sizeof prefix, "%s: cannot open", path);
-        check(!m && strncmp(err, prefix, strlen(prefix)) == 0, "missing file rejected", err);
+        check_true(!m && strncmp(err, prefix, strlen(prefix)) == 0, "missing file rejected", "%s",
+                   err);
         m = sweep_load(dir, err);
-        check(!m && strstr(err, "a directory, not a regular file"), "directory rejected", err);
+        check_true(!m && strstr(err, "a directory, not a regular file"), "directory rejected", "%s",
+                   err);
         m = sweep_load("/dev/null", err);
-        check(!m && strstr(err, "/dev/null: a character device, not a regular file"),
-              "/dev/null rejected", err);
+        check_true(!m && strstr(err, "/dev/null: a character device, not a regular file"),
+                   "/dev/null rejected", "%s", err);
         /* A FIFO with no writer: the old fopen() blocked here for ever.  An
          * alarm turns a hang into a failure. */
         snprintf(path, sizeof path, "%s/fifo.ini", dir);
@@ -337,7 +334,8 @@ int main(void)
         alarm(30);
         m = sweep_load(path, err);
         alarm(0);
-        check(!m && strstr(err, "fifo.ini: a FIFO, not a regular file"), "FIFO rejected at once", err);
+        check_true(!m && strstr(err, "fifo.ini: a FIFO, not a regular file"),
+                   "FIFO rejected at once", "%s", err);
         snprintf(path, sizeof path, "%s/fifo-link.ini", dir);
         snprintf(prefix, sizeof prefix, "%s/fifo.ini", dir);
         if (symlink(prefix, path) != 0) {
@@ -347,7 +345,8 @@ int main(void)
         alarm(30);
         m = sweep_load(path, err);
         alarm(0);
-        check(!m && strstr(err, "a FIFO, not a regular file"), "symlink to a FIFO rejected at once", err);
+        check_true(!m && strstr(err, "a FIFO, not a regular file"),
+                   "symlink to a FIFO rejected at once", "%s", err);
     }
 
     /* linspace / logspace: end values exact, inner values to 1e-15 relative
@@ -368,7 +367,8 @@ int main(void)
         }
         char d[64];
         snprintf(d, sizeof d, "worst relative error %.2g", worst);
-        check(ls && worst <= 1e-15 && ends, "linspace/logspace: ends exact, inner values to 1e-15", d);
+        check_true(ls && worst <= 1e-15 && ends,
+                   "linspace/logspace: ends exact, inner values to 1e-15", "%s", d);
         sweep_free(ls);
         /* A 40-value list continued over indented lines: 40 jobs. */
         char text[2048] = "task = romo\nseed = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,\n";
@@ -385,7 +385,7 @@ int main(void)
         int seq = cl != NULL;
         for (size_t i = 0; cl && i < sweep_count(cl); i++)
             seq &= sweep_job(cl, i)->seed == (long)i;
-        check(seq, "continued list: seeds 0..39 in order", NULL);
+        check_true(seq, "continued list: seeds 0..39 in order", NULL);
         sweep_free(cl);
         sweep_free(load_ok("spaced_int.ini", "hidden = logspace(32, 256, 4)\nseed = linspace(0, 10, 3)\n", 12));
         load_bad("spaced_bad.ini", "gain = linspace(1, 2)\n", -1, 1, "is not linspace(a, b, n)");
@@ -401,6 +401,5 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
-    printf("%d of %d checks passed\n", ncheck - nfail, ncheck);
-    return nfail ? 1 : 0;
+    return check_summary("sweep");
 }

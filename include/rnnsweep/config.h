@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum task_kind { TASK_ROMO = 0, TASK_2AF = 1, TASK_DMS = 2 };
-enum rule_kind { RULE_BPTT = 0, RULE_EPROP = 1, RULE_RFLO = 2, RULE_READOUT = 3 };
-enum act_kind { ACT_TANH = 0, ACT_RELU = 1 };
-enum floss_mode { FLOSS_FULL = 0, FLOSS_LOCAL = 1, FLOSS_DETACH_H = 2 };
-enum init_kind { INIT_GAUSSIAN = 0, INIT_ORTHOGONAL = 1, INIT_SPARSE = 2, INIT_DALE = 3,
-                 INIT_LOWRANK = 4 };
-enum gain_norm { GAIN_STD = 0, GAIN_RADIUS = 1 };
+/* The enums of the keys belong to the modules that read them; config sits
+ * above those modules and none of them includes it. */
+#include "rnnsweep/floss.h"   /* enum floss_mode */
+#include "rnnsweep/init.h"    /* enum init_kind, enum gain_norm, init_spec */
+#include "rnnsweep/rnn.h"     /* enum act_kind */
+#include "rnnsweep/rule.h"    /* enum rule_kind */
+#include "rnnsweep/task.h"    /* enum task_kind */
 
 typedef struct config {
     int task;          /* enum task_kind */
@@ -136,6 +136,9 @@ int config_parse_canonical(const char *text, config *c, char err[CONFIG_ERRLEN])
 
 /* 64-bit FNV-1a hash of the canonical text: the job's identity. */
 uint64_t config_hash(const config *c);
+
+/* The initialisation part of a job config (init.h). */
+void config_init_spec(const config *c, init_spec *s);
 
 /* Name of an enum key's value (e.g. "task", TASK_2AF -> "2af"); NULL if unknown. */
 const char *config_enum_name(const char *key, int value);

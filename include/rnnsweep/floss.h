@@ -22,6 +22,11 @@
 
 #include "rnnsweep/rnn.h"
 
+enum floss_mode { FLOSS_FULL = 0, FLOSS_LOCAL = 1, FLOSS_DETACH_H = 2 };
+
+/* The modes' names, indexed by enum floss_mode (the config key `floss_mode`). */
+#define FLOSS_MODE_NAMES "full", "local", "detach_h"
+
 typedef struct floss_work floss_work;
 
 /* Workspace for T steps, B trials, N units, I inputs, O outputs, k
@@ -36,7 +41,7 @@ void floss_work_set_target(floss_work *w, double target);
  * alloc, Q0 the initial tangent basis of every trial, `warmup` QR steps
  * excluded from the sums (0 <= warmup < T).  lam (B,k) receives the
  * exponents (nats per step); grad (p's layout and sizes) is overwritten.
- * mode is enum floss_mode (config.h).  Returns F, or NaN on bad arguments
+ * mode is enum floss_mode.  Returns F, or NaN on bad arguments
  * (then grad and lam are untouched).  An exactly singular step (R_ii = 0,
  * possible with relu at alpha = 1) makes F and the gradient non-finite. */
 double floss_gradient(int mode, const rnn_params *p, int act, double alpha,

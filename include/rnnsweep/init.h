@@ -49,26 +49,45 @@
 
 #include <stddef.h>
 #include <gsl/gsl_rng.h>
-#include "rnnsweep/config.h"
 #include "rnnsweep/rnn.h"
+
+enum init_kind { INIT_GAUSSIAN = 0, INIT_ORTHOGONAL = 1, INIT_SPARSE = 2, INIT_DALE = 3,
+                 INIT_LOWRANK = 4 };
+enum gain_norm { GAIN_STD = 0, GAIN_RADIUS = 1 };
+
+/* The names, indexed by the enums (the config keys `init` and `gain_norm`). */
+#define INIT_NAMES "gaussian", "orthogonal", "sparse", "dale", "lowrank"
+#define GAIN_NORM_NAMES "std", "radius"
+
+/* What the initialisation of a job reads (config_init_spec fills it from a
+ * job config): the family and its parameters, as described above. */
+typedef struct init_spec {
+    int family;          /* enum init_kind */
+    int gain_norm;       /* enum gain_norm */
+    double gain;         /* g */
+    double density;      /* sparse */
+    double frac_exc;     /* dale */
+    long lowrank_rank;   /* lowrank */
+    double lowrank_scale;/* lowrank */
+} init_spec;
 
 #define INIT_ERRLEN 256
 
-/* Initial parameters of a resolved config c (config_resolve) into p
- * (hidden N = p->N): W_rec by c->init and c->gain_norm as above, W_in, W_out
- * and zero biases as rnn_params_init.  Allocates and frees its own scratch
- * (N^2 doubles for orthogonal and radius).  Returns 0, or -1 with a one-line
- * reason in err (out of memory, eigenvalues not found); p is then undefined. */
-int init_params(rnn_params *p, const config *c, gsl_rng *r, char err[INIT_ERRLEN]);
+/* Initial parameters for spec s into p (hidden N = p->N): W_rec by
+ * s->family and s->gain_norm as above, W_in, W_out and zero biases as
+ * rnn_params_init.  Allocates and frees its own scratch (N^2 doubles for
+ * orthogonal and radius).  Returns 0, or -1 with a one-line reason in err
+ * (out of memory, eigenvalues not found); p is then undefined. */
+int init_params(rnn_params *p, const init_spec *s, gsl_rng *r, char err[INIT_ERRLEN]);
 
-/* Number of excitatory units N_E of a dale config with N units (columns
- * 0..N_E-1); 0 when c->init is not dale. */
-int init_dale_n_exc(const config *c, int N);
+/* Number of excitatory units N_E of a dale spec with N units (columns
+ * 0..N_E-1); 0 when s->family is not dale. */
+int init_dale_n_exc(const init_spec *s, int N);
 
-/* Dale's law after an update: where c->init is dale, set to 0 every entry of
+/* Dale's law after an update: where s->family is dale, set to 0 every entry of
  * W_rec whose sign is opposite to its column's; returns how many.  No-op
  * (returns 0) for the other families. */
-size_t init_dale_clamp(const config *c, double *W_rec /* (N,N) */, int N);
+size_t init_dale_clamp(const init_spec *s, double *W_rec /* (N,N) */, int N);
 
 /* Largest |eigenvalue| of A (N,N, row-major; not modified) by
  * gsl_eigen_nonsymm; -1 on failure (out of memory, no convergence). */

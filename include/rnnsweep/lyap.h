@@ -42,7 +42,11 @@ typedef struct lyap_work lyap_work;
 lyap_work *lyap_work_alloc(int N, int k, int B);
 void lyap_work_free(lyap_work *w);     /* accepts NULL */
 
-/* Q0 = k Haar-random orthonormal columns (Householder QR of a Gaussian matrix). */
+/* Q0 = k Haar-random orthonormal columns: a Gaussian (N,k) matrix (N k
+ * draws from r, row-major) orthonormalised by modified Gram-Schmidt with two
+ * passes per column (not the Householder QR of lyap_qr), orthonormal to
+ * rounding because a Gaussian matrix is well conditioned.  No-op if k < 1,
+ * k > N, or Q0 or r is NULL. */
 void lyap_q0(double *Q0 /* (N,k) */, int N, int k, gsl_rng *r);
 
 /* Driven mode: exponents along the trajectory cached in c (rnn_forward with
@@ -58,6 +62,11 @@ int lyap_driven(const rnn_params *p, int act, double alpha, const rnn_cache *c,
 int lyap_autonomous(const rnn_params *p, int act, double alpha, const double *h0 /* (B,N) */,
                     int T, const double *Q0 /* (N,k) */, int k, int warmup, int every_qr,
                     double *lam /* (B,k) */, lyap_work *w);
+
+/* Mean and sample standard deviation (divisor B - 1; 0 when B = 1) over the
+ * B trials of exponent i (0 <= i < k) of lam (B,k): what a measurement
+ * reports (train.h's exponent rows, `rnnsweep lyap`). */
+void lyap_mean_sd(const double *lam /* (B,k) */, int B, int k, int i, double *mean, double *sd);
 
 /* Counted floating-point operations of lyap_driven with every_qr = 1: the
  * tangent product 2 N^2 k, the leak and f' scaling 3 N k, and the Householder

@@ -16,6 +16,11 @@
 #include <stddef.h>
 #include <gsl/gsl_rng.h>
 
+enum act_kind { ACT_TANH = 0, ACT_RELU = 1 };
+
+/* The activations' names, indexed by enum act_kind (the config key `activation`). */
+#define ACT_NAMES "tanh", "relu"
+
 enum rnn_tensor { RNN_W_IN, RNN_W_REC, RNN_B, RNN_W_OUT, RNN_B_OUT, RNN_NTENSORS };
 
 typedef struct rnn_params {

@@ -18,6 +18,15 @@
 #include "rnnsweep/rnn.h"
 #include "rnnsweep/task.h"
 
+enum rule_kind { RULE_BPTT = 0, RULE_EPROP = 1, RULE_RFLO = 2, RULE_READOUT = 3 };
+
+/* The rules' names, indexed by enum rule_kind: the one list that rule_name
+ * and the config key `rule` (config.c) read. */
+#define RULE_NAMES "bptt", "eprop", "rflo", "readout"
+
+/* "bptt", "eprop", "rflo" or "readout" for an enum rule_kind value; NULL if unknown. */
+const char *rule_name(int rule);
+
 typedef struct rule_work rule_work;
 
 rule_work *rule_work_alloc(int T, int B, int N, int I, int O);

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include "rnnsweep/config.h"
 #include "rnnsweep/rnn.h"
-#include "rnnsweep/train.h"
+#include "rnnsweep/train_rows.h"
 
 typedef struct store store;
 

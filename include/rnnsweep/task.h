@@ -11,6 +11,15 @@
 
 #include <gsl/gsl_rng.h>
 
+enum task_kind { TASK_ROMO = 0, TASK_2AF = 1, TASK_DMS = 2 };
+
+/* The tasks' names, indexed by enum task_kind: the one list that task_name
+ * and the config key `task` (config.c) read. */
+#define TASK_NAMES "romo", "2af", "dms"
+
+/* "romo", "2af" or "dms" for an enum task_kind value; NULL if unknown. */
+const char *task_name(int kind);
+
 typedef struct task_batch {
     int kind;        /* enum task_kind */
     int T, B, I, O;  /* steps, trials, inputs, outputs */

@@ -16,6 +16,7 @@
 #include <gsl/gsl_rng.h>
 #include "rnnsweep/config.h"
 #include "rnnsweep/rnn.h"
+#include "rnnsweep/train_rows.h" /* the curve, exponent and diagnostic rows */
 
 enum train_status {
     TRAIN_DONE = 0,     /* all iterations run */
@@ -24,28 +25,9 @@ enum train_status {
     TRAIN_TIMEOUT = 3   /* per-job wall-clock limit reached */
 };
 
-enum lyap_phase { PHASE_INIT = 0, PHASE_FLOSS = 1, PHASE_TRAIN = 2, PHASE_TRAINED = 3 };
-
-typedef struct train_curve_row { long iter; double loss, accuracy; } train_curve_row;
-
-/* One exponent at one phase: mean and sd over the batch's trials, nats/step. */
-typedef struct train_lyap_row { int phase; long iter; int idx; double mean, sd; } train_lyap_row;
-
-/* Diagnostics (SPEC §8), every diag_every training iterations and at 0 and
- * the last, on that step's training batch with the parameters before its
- * update.  align_*: cosine between the rule's gradient and BPTT's exact
- * gradient of W_rec, W_in, b, and of the three concatenated (eprop and rflo
- * only); drift_*: ||X - X_0||_F / ||X_0||_F, X_0 the tensor as initialised
- * (before flossing), for every rule.  NaN where undefined (a zero norm). */
-enum train_diag_name {
-    DIAG_ALIGN_W_REC, DIAG_ALIGN_W_IN, DIAG_ALIGN_B, DIAG_ALIGN_REC,
-    DIAG_DRIFT_W_REC, DIAG_DRIFT_W_IN, DIAG_DRIFT_W_OUT, DIAG_COUNT
-};
-typedef struct train_diag_row { long iter; int name, pad; double value; } train_diag_row;
-
-/* "align_W_rec", ... "drift_W_out" (the diagnostics table's names); NULL if
- * out of range. */
-const char *train_diag_name(int name);
+/* "done", "diverged", "stopped", "timeout" for an enum train_status value;
+ * NULL if out of range. */
+const char *train_status_name(int status);
 
 /* Diagnostic rows per diagnostic step for a rule: 7 (eprop, rflo) or 3. */
 int train_diag_per_step(int rule);
