@@ -39,15 +39,60 @@ int cmd_db_open(const char *cmd, const char *path, int flags, store **out)
 
 static cli_opt export_opts[] = {
     {"db", "PATH", "results database (required)", NULL},
-    {"job", "ID", "job id (jobs.id) (required)", NULL},
-    {"out", "DIR", "directory to write (required)", NULL},
+    {"job", "ID", "job id (jobs.id): write this job's weights as .npy", NULL},
+    {"out", "DIR", "directory for --job's .npy files", NULL},
+    {"csv", "DIR", "write the whole database as CSV: jobs, curves, lyapunov, diagnostics", NULL},
 };
+enum { E_DB, E_JOB, E_OUT, E_CSV };
 static cli_cmd export_cmd = {
-    "export", "rnnsweep export --db PATH --job ID --out DIR",
-    "Write a job's weights as .npy: init_<name>.npy (recomputed from the job's seed,\n"
-    "bit-identical to what training started from) and final_<name>.npy (stored by\n"
-    "the sweep) for W_in W_rec b W_out b_out, B_fb.npy for rflo, and config.txt.",
-    export_opts, 3, 0};
+    "export", "rnnsweep export --db PATH (--job ID --out DIR | --csv DIR)",
+    "--job ID --out DIR: a job's weights as .npy: init_<name>.npy (recomputed from\n"
+    "the job's seed, bit-identical to what training started from) and\n"
+    "final_<name>.npy (stored by the sweep) for W_in W_rec b W_out b_out, B_fb.npy\n"
+    "for rflo, and config.txt.\n"
+    "--csv DIR: the database in long format, joinable on job_id: jobs.csv (every\n"
+    "config key, status and metric), curves.csv, lyapunov.csv and diagnostics.csv\n"
+    "(when the database has diagnostics); reals with 17 digits, NULL empty.\n"
+    "DIR may be absent, empty or an earlier export; nothing else is replaced.",
+    export_opts, 4, 0};
+
+/* export --csv DIR: the tables through the store into an output directory. */
+static int export_csv(const char *db, const char *dir)
+{
+    static const char *const names[STORE_CSV_TABLES] = {"jobs.csv", "curves.csv", "lyapunov.csv",
+                                                        "diagnostics.csv"};
+    store *st;
+    int rc = cmd_db_open("export", db, STORE_READONLY, &st);
+    if (rc != EXIT_OK)
+        return rc;
+    outdir o;
+    if (outdir_open(&o, "export --csv", dir) != 0) {
+        store_close(st);
+        return EXIT_USAGE;
+    }
+    FILE *f[STORE_CSV_TABLES] = {0};
+    const int ntab = store_has_table(st, "diagnostics") ? STORE_CSV_TABLES : STORE_CSV_TABLES - 1;
+    for (int i = 0; i < ntab; i++)
+        f[i] = outdir_file(&o, names[i]);
+    size_t rows[STORE_CSV_TABLES] = {0};
+    if (!o.failed && store_export_csv(st, f, rows) != STORE_OK) {
+        fprintf(stderr, "rnnsweep export: %s\n", store_errmsg(st));
+        o.failed = 1;
+    }
+    for (int i = 0; i < ntab; i++)
+        if (f[i] && fclose(f[i]) != 0)
+            o.failed = 1;
+    store_close(st);
+    rc = outdir_close(&o, "export --csv");
+    if (rc == EXIT_OK) {
+        fprintf(stderr, "rnnsweep export: jobs.csv %zu rows, curves.csv %zu, lyapunov.csv %zu",
+                rows[0], rows[1], rows[2]);
+        if (ntab == STORE_CSV_TABLES)
+            fprintf(stderr, ", diagnostics.csv %zu", rows[3]);
+        fputc('\n', stderr);
+    }
+    return rc;
+}
 
 int cmd_export(int argc, char **argv)
 {
@@ -55,8 +100,19 @@ int cmd_export(int argc, char **argv)
     if (rc)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     long id;
-    if (!export_opts[0].value || !export_opts[1].value) {
-        fprintf(stderr, "rnnsweep export: --db PATH and --job ID are required\n");
+    if (!export_opts[E_DB].value) {
+        fprintf(stderr, "rnnsweep export: --db PATH is required\n");
+        return EXIT_USAGE;
+    }
+    if (export_opts[E_CSV].value) {
+        if (export_opts[E_JOB].value || export_opts[E_OUT].value) {
+            fprintf(stderr, "rnnsweep export: --csv DIR writes the whole database; it takes no --job or --out\n");
+            return EXIT_USAGE;
+        }
+        return export_csv(export_opts[E_DB].value, export_opts[E_CSV].value);
+    }
+    if (!export_opts[E_JOB].value) {
+        fprintf(stderr, "rnnsweep export: --job ID --out DIR, or --csv DIR, is required\n");
         return EXIT_USAGE;
     }
     if (cli_long(&export_cmd, &export_opts[1], 1, LONG_MAX, &id))

@@ -25,6 +25,20 @@
 #define DUMP_FORMAT "rnnsweep dump, format "
 #define DUMP_MARKER_TEXT DUMP_FORMAT "1\n"
 
+/* `cmd` is the command's name, optionally followed by the option that names
+ * the directory ("export --csv"; default --out): messages say both. */
+static int cmd_len(const char *cmd)
+{
+    const char *sp = strchr(cmd, ' ');
+    return sp ? (int)(sp - cmd) : (int)strlen(cmd);
+}
+static const char *cmd_opt(const char *cmd)
+{
+    const char *sp = strchr(cmd, ' ');
+    return sp ? sp + 1 : "--out";
+}
+#define CMD_ARGS(cmd) cmd_len(cmd), cmd, cmd_opt(cmd)
+
 /* What is at an --out path. */
 enum { OUT_ABSENT, OUT_REPLACEABLE, OUT_FOREIGN };
 
@@ -33,7 +47,8 @@ static int dump_name(const char *name)
 {
     static const char *const fixed[] = {DUMP_MARKER, "config.txt", "x.npy", "mask.npy",
                                         "labels.npy", "target.npy", "y.npy", "loss.npy",
-                                        "B_fb.npy", "Q0.npy", "lyap.npy", "h0.npy"};
+                                        "B_fb.npy", "Q0.npy", "lyap.npy", "h0.npy",
+                                        "jobs.csv", "curves.csv", "lyapunov.csv", "diagnostics.csv"};
     static const char *const prefix[] = {"", "grad_", "init_", "final_"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(name, fixed[i]) == 0)
@@ -141,11 +156,11 @@ int outdir_open(outdir *o, const char *cmd, const char *dir)
 {
     memset(o, 0, sizeof *o);
     if (!dir || !*dir) {
-        fprintf(stderr, "rnnsweep %s: --out DIR is required\n", cmd);
+        fprintf(stderr, "rnnsweep %.*s: %s DIR is required\n", CMD_ARGS(cmd));
         return -1;
     }
     if (strlen(dir) + 16 >= PATH_MAX) {
-        fprintf(stderr, "rnnsweep %s: --out: path too long\n", cmd);
+        fprintf(stderr, "rnnsweep %.*s: %s: path too long\n", CMD_ARGS(cmd));
         return -1;
     }
     /* Without trailing slashes: "link/" would make lstat follow a symlink. */
@@ -155,19 +170,19 @@ int outdir_open(outdir *o, const char *cmd, const char *dir)
         o->final[--n] = 0;
     const char *base = strrchr(o->final, '/') ? strrchr(o->final, '/') + 1 : o->final;
     if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-        fprintf(stderr, "rnnsweep %s: --out: '%s' cannot be replaced; name the directory\n", cmd,
+        fprintf(stderr, "rnnsweep %.*s: %s: '%s' cannot be replaced; name the directory\n", CMD_ARGS(cmd),
                 dir);
         return -1;
     }
     char why[160];
     mode_t mode;
     if (out_classify(o->final, &mode, why, sizeof why) == OUT_FOREIGN) {
-        fprintf(stderr, "rnnsweep %s: --out: '%s' %s; nothing written\n", cmd, dir, why);
+        fprintf(stderr, "rnnsweep %.*s: %s: '%s' %s; nothing written\n", CMD_ARGS(cmd), dir, why);
         return -1;
     }
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", o->final);
     if (!mkdtemp(o->tmp)) {
-        fprintf(stderr, "rnnsweep %s: --out: cannot create '%s' here: %s\n", cmd, dir,
+        fprintf(stderr, "rnnsweep %.*s: %s: cannot create '%s' here: %s\n", CMD_ARGS(cmd), dir,
                 strerror(errno));
         return -1;
     }
@@ -229,7 +244,7 @@ int outdir_close(outdir *o, const char *cmd)
         o->failed = 1;
     if (o->failed) {
         rm_dump(o->tmp);
-        fprintf(stderr, "rnnsweep %s: writing into '%s' failed; nothing written\n", cmd, o->final);
+        fprintf(stderr, "rnnsweep %.*s: writing into '%s' failed; nothing written\n", cmd_len(cmd), cmd, o->final);
         return EXIT_FAIL;
     }
     mode_t mode = 0;
@@ -244,23 +259,23 @@ int outdir_close(outdir *o, const char *cmd)
         errno = EEXIST;
     }
     if (rc == -2) {
-        fprintf(stderr, "rnnsweep %s: '%s' changed during the swap and could not be put back: "
-                        "it is at '%s' or '%s.old'\n", cmd, o->final, o->tmp, o->tmp);
+        fprintf(stderr, "rnnsweep %.*s: '%s' changed during the swap and could not be put back: "
+                        "it is at '%s' or '%s.old'\n", cmd_len(cmd), cmd, o->final, o->tmp, o->tmp);
         return EXIT_FAIL;
     }
     if (rc != 0) {
         int err = errno;
         rm_dump(o->tmp);
         if (err == EEXIST) {
-            fprintf(stderr, "rnnsweep %s: --out: '%s' changed meanwhile and is no longer empty "
-                            "or an earlier dump; nothing written\n", cmd, o->final);
+            fprintf(stderr, "rnnsweep %.*s: %s: '%s' changed meanwhile and is no longer empty "
+                            "or an earlier dump; nothing written\n", CMD_ARGS(cmd), o->final);
             return EXIT_USAGE;
         }
-        fprintf(stderr, "rnnsweep %s: cannot move the dump to '%s': %s\n", cmd, o->final,
+        fprintf(stderr, "rnnsweep %.*s: cannot move the dump to '%s': %s\n", cmd_len(cmd), cmd, o->final,
                 strerror(err));
         return EXIT_FAIL;
     }
-    fprintf(stderr, "rnnsweep %s: wrote %s\n", cmd, o->final);
+    fprintf(stderr, "rnnsweep %.*s: wrote %s\n", cmd_len(cmd), cmd, o->final);
     return EXIT_OK;
 }
 
@@ -293,6 +308,18 @@ void outdir_put_params(outdir *o, const rnn_params *p, const char *prefix)
         snprintf(name, sizeof name, "%s%s.npy", prefix, rnn_tensor_name(t));
         outdir_put_f8(o, name, rnn_tensor(p, t), vector ? 1 : 2, rows, cols, 0);
     }
+}
+
+FILE *outdir_file(outdir *o, const char *name)
+{
+    char p[PATH_MAX + 64];
+    if (o->failed || !dump_name(name))
+        return o->failed = 1, NULL;
+    snprintf(p, sizeof p, "%s/%s", o->tmp, name);
+    FILE *f = fopen(p, "w");
+    if (!f)
+        o->failed = 1;
+    return f;
 }
 
 void outdir_put_config(outdir *o, const config *c, const char *extra)

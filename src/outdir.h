@@ -25,6 +25,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "rnnsweep/config.h"
 #include "rnnsweep/rnn.h"
 
@@ -56,6 +57,11 @@ void outdir_put_i8(outdir *o, const char *name, const long *d, int ndim, size_t 
  * with its SPEC §1 shape: b and b_out are vectors, the matrices stay 2-D
  * even with one column (W_in (N,1) for romo). */
 void outdir_put_params(outdir *o, const rnn_params *p, const char *prefix);
+
+/* A file `name` (one a dump writes) open for writing in the dump, or NULL
+ * (and o->failed set); the caller fcloses it and sets o->failed if the
+ * writes or the close failed. */
+FILE *outdir_file(outdir *o, const char *name);
 
 /* config.txt: the canonical text of c, then `extra` (key=value lines). */
 void outdir_put_config(outdir *o, const config *c, const char *extra);

@@ -514,6 +514,26 @@ e = subprocess.run([EXE, "export", "--db", path("n1.db"), "--job", "99999", "--o
                    capture_output=True, text=True)
 check("export of a missing job: exit 2, nothing written", e.returncode == 2 and not os.path.exists(out + "2"))
 
+# ---- export --csv: the whole database in long format -----------------------------------
+import csv
+cdir = path("csv")
+e = subprocess.run([EXE, "export", "--db", path("slow-ref.db"), "--csv", cdir], capture_output=True, text=True)
+c = sqlite3.connect(path("slow-ref.db"))
+want = {t: c.execute(f"select count(*) from {t}").fetchone()[0]
+        for t in ("jobs", "curves", "lyapunov", "diagnostics")}
+test_losses = dict(c.execute("select id, test_loss from jobs").fetchall())
+c.close()
+got, same = {}, e.returncode == 0
+for t in want:
+    f = os.path.join(cdir, t + ".csv")
+    rows = list(csv.DictReader(open(f))) if os.path.exists(f) else []
+    got[t] = len(rows)
+    if t == "jobs":
+        same = same and all(float(r["test_loss"]) == test_losses[int(r["job_id"])] for r in rows) \
+            and {"task", "gain", "lr", "seed", "status", "val_loss", "test_accuracy"} <= set(rows[0])
+check("export --csv: jobs, curves, lyapunov, diagnostics .csv with the tables' row counts; reals read back exactly",
+      same and got == want and want["diagnostics"] > 0, f"{got} vs {want} {e.stderr[-200:]}")
+
 c = sqlite3.connect(path("n1.db"))
 summ = c.execute("select count(*) from summary").fetchone()[0]
 best = c.execute("select count(*) from best_lr").fetchone()[0]

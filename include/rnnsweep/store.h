@@ -185,6 +185,15 @@ int store_status_print(store *s, FILE *f);
  * database does not hold it (a job a launch would add); for --check/--list. */
 int store_job_status_of(store *s, const config *c, int *status);
 
+/* The tables as CSV (store_export.c): files[0..3] receive jobs, curves,
+ * lyapunov and diagnostics (files[3] may be NULL: skipped); rows[] counts
+ * the data rows written.  One read transaction. */
+enum { STORE_CSV_TABLES = 4 };
+int store_export_csv(store *s, FILE *files[STORE_CSV_TABLES], size_t rows[STORE_CSV_TABLES]);
+
+/* 1 if the database has the table `name`. */
+int store_has_table(store *s, const char *name);
+
 /* Job config by id; and the stored final weights into p (allocated by the
  * caller with the config's sizes).  STORE_REFUSED if no such job/weights. */
 int store_job_config(store *s, long job_id, config *c, int *status);
