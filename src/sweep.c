@@ -42,10 +42,10 @@
 #include <string.h>
 
 #include "sweeptext.h"
+#include "sweep_int.h"
 #include "textutil.h"
 
 #define SWEEP_MAX_BYTES (16L << 20)
-#define SWEEP_MAX_JOBS 1000000UL
 /* inih's line buffer (INI_MAX_LINE bytes) less its NUL: the reader hands
  * inih at most this many bytes of a line, and what it hands of a line of at
  * most this many characters is ASCII or a header of SECTION_MAX_CHARS. */
@@ -61,36 +61,8 @@ struct sweep {
     size_t n;
 };
 
-/* One parsed value of a key, in the field's own type. */
-typedef config_value value;
-
-/* One `key = value` line. */
-typedef struct entry {
-    int key;          /* index into config_keys() */
-    int line;
-    int section;      /* -1 = top level, else index into parse.sections */
-    value *vals;      /* (nvals) */
-    size_t nvals;
-} entry;
-
-typedef struct parse {
-    const char *path;
-    const char *text;
-    size_t len, pos;  /* reader position */
-    int lineno;       /* line the reader handed out last */
-    int cursec;       /* section of that line: -1 = top level, else index into sections */
-    int toolong;      /* line that did not fit inih's buffer, 0 = none */
-    int cont;         /* entry an indented next line continues, -1 = none */
-    char **sections;  /* (nsections) names in order of first appearance */
-    size_t nsections;
-    entry *e;         /* (ne) in file order */
-    size_t ne, cap;
-    int errline;      /* line of err, 0 = none */
-    char err[SWEEP_ERRLEN];
-} parse;
-
 /* Write the first error only; returns 0 (inih's "handler failed"). */
-static int perr(parse *p, int line, const char *fmt, ...)
+int sweep_perr(parse *p, int line, const char *fmt, ...)
 {
     if (p->errline)
         return 0;
@@ -146,7 +118,7 @@ static size_t inih_part(parse *p, const char *s, size_t n)
     if (*s == '[') {
         const char *name = header_name(s, n, &len);
         if (name && (p->cursec = section_index(p, name, len)) < 0)
-            perr(p, p->lineno, "out of memory");
+            sweep_perr(p, p->lineno, "out of memory");
         return name ? len + 2 : 1;
     }
     size_t end = n;
@@ -164,7 +136,7 @@ static size_t inih_part(parse *p, const char *s, size_t n)
         end = (size_t)(hash - s);
     for (size_t i = 0; i < end; i++)
         if ((unsigned char)s[i] >= 0x80) {
-            perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
+            sweep_perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
                                "comments and section names)");
             return 0; /* the error is recorded; inih gets a blank line */
         }
@@ -216,166 +188,6 @@ static int section_index(parse *p, const char *name, size_t n)
     return (int)p->nsections++;
 }
 
-/* Parse `item` for key k into v (via config_set: its checks and messages). */
-static int item_value(parse *p, int k, const char *item, value *v)
-{
-    size_t nk;
-    const config_key *key = &config_keys(&nk)[k];
-    char err[CONFIG_ERRLEN];
-    config c;
-    config_default(&c);
-    if (config_set(&c, k, item, err) != 0)
-        return perr(p, p->lineno, "key '%s': %s", key->name, err), -1;
-    *v = config_value_get(&c, k);
-    return 0;
-}
-
-static const char *key_name(int k)
-{
-    size_t nk;
-    return config_keys(&nk)[k].name;
-}
-
-static int push_values(parse *p, entry *e, size_t more)
-{
-    if (e->nvals + more > SWEEP_MAX_JOBS) {
-        perr(p, p->lineno, "key '%s': more than %lu values", key_name(e->key), SWEEP_MAX_JOBS);
-        return -1;
-    }
-    value *nv = realloc(e->vals, (e->nvals + more) * sizeof *nv);
-    if (!nv) {
-        perr(p, p->lineno, "out of memory");
-        return -1;
-    }
-    e->vals = nv;
-    return 0;
-}
-
-/* linspace(a, b, n) / logspace(a, b, n): n values from a to b inclusive,
- * evenly spaced (a + i (b - a) / (n - 1)) or geometrically spaced
- * (a (b / a)^(i / (n - 1)), a and b > 0), the end values exactly a and b;
- * each value goes through config_set (bounds, integer keys: it must be an
- * integer).  Returns 0, 1 if item is not such a call, -1 after an error. */
-static int add_spaced(parse *p, entry *e, const char *item)
-{
-    size_t nk;
-    const config_key *key = &config_keys(&nk)[e->key];
-    int geo;
-    if (strncmp(item, "linspace(", 9) == 0)
-        geo = 0;
-    else if (strncmp(item, "logspace(", 9) == 0)
-        geo = 1;
-    else
-        return 1;
-    const char *fn = geo ? "logspace" : "linspace";
-    double a, b;
-    long n;
-    char tail;
-    if (sscanf(item + 9, "%lf ,%lf ,%ld )%c", &a, &b, &n, &tail) != 3 || item[strlen(item) - 1] != ')')
-        return perr(p, p->lineno, "key '%s': '%s' is not %s(a, b, n)", key->name, item, fn), -1;
-    if (key->kind == CK_ENUM)
-        return perr(p, p->lineno, "key '%s': %s needs a numeric key", key->name, fn), -1;
-    if (!isfinite(a) || !isfinite(b) || n < 2 || (unsigned long)n > SWEEP_MAX_JOBS)
-        return perr(p, p->lineno, "key '%s': %s(a, b, n) needs finite a, b and 2 <= n <= %lu",
-                    key->name, fn, SWEEP_MAX_JOBS), -1;
-    if (geo && !(a > 0 && b > 0))
-        return perr(p, p->lineno, "key '%s': logspace(a, b, n) needs a > 0 and b > 0", key->name), -1;
-    if (push_values(p, e, (size_t)n))
-        return -1;
-    for (long i = 0; i < n; i++) {
-        const double t = (double)i / (double)(n - 1);
-        double v = i == 0 ? a : i == n - 1 ? b : geo ? a * exp(t * log(b / a)) : a + t * (b - a);
-        char text[64];
-        if (key->kind == CK_INT) {
-            const double r = nearbyint(v);
-            if (fabs(v - r) > 1e-9 * fmax(1.0, fabs(r)))
-                return perr(p, p->lineno, "key '%s': %s gives %.17g, not an integer", key->name,
-                            fn, v), -1;
-            snprintf(text, sizeof text, "%.0f", r);
-        } else {
-            snprintf(text, sizeof text, "%.17g", v);
-        }
-        if (item_value(p, e->key, text, &e->vals[e->nvals]))
-            return -1;
-        e->nvals++;
-    }
-    return 0;
-}
-
-/* One list item: a value, linspace(a, b, n) or logspace(a, b, n), or for
- * integer keys an inclusive range a..b. */
-static int add_item(parse *p, entry *e, char *item, const char *whole)
-{
-    size_t nk;
-    const config_key *key = &config_keys(&nk)[e->key];
-    item = text_trim(item);
-    if (!*item)
-        return perr(p, p->lineno, "key '%s': empty item in list '%s'", key->name, whole), -1;
-    int sp = add_spaced(p, e, item);
-    if (sp <= 0)
-        return sp;
-    char *dots = strstr(item, "..");
-    if (!dots) {
-        if (push_values(p, e, 1) || item_value(p, e->key, item, &e->vals[e->nvals]))
-            return -1;
-        e->nvals++;
-        return 0;
-    }
-    if (key->kind != CK_INT)
-        return perr(p, p->lineno, "key '%s': range '%s' needs an integer key; list the values",
-                    key->name, item), -1;
-    *dots = 0;
-    char *a = text_trim(item), *b = text_trim(dots + 2);
-    if (!*a || !*b)
-        return perr(p, p->lineno, "key '%s': incomplete range '%s..%s'", key->name, a, b), -1;
-    value va, vb;
-    if (item_value(p, e->key, a, &va) || item_value(p, e->key, b, &vb))
-        return -1;
-    if (va.l > vb.l)
-        return perr(p, p->lineno, "key '%s': reversed range %ld..%ld", key->name, va.l, vb.l), -1;
-    if ((unsigned long)(vb.l - va.l) >= SWEEP_MAX_JOBS)
-        return perr(p, p->lineno, "key '%s': range %ld..%ld has more than %lu values", key->name,
-                    va.l, vb.l, SWEEP_MAX_JOBS), -1;
-    if (push_values(p, e, (size_t)(vb.l - va.l) + 1))
-        return -1;
-    for (long v = va.l; v <= vb.l; v++)
-        e->vals[e->nvals++].l = v;
-    return 0;
-}
-
-/* The comma at depth 0 in s (commas inside linspace(...) do not split), or NULL. */
-static char *list_comma(char *s)
-{
-    int depth = 0;
-    for (; *s; s++) {
-        if (*s == '(')
-            depth++;
-        else if (*s == ')' && depth > 0)
-            depth--;
-        else if (*s == ',' && depth == 0)
-            return s;
-    }
-    return NULL;
-}
-
-/* Add the comma-separated items of s to e.  A trailing comma is allowed
- * only when the list continues on the next line (more = 1). */
-static int add_items(parse *p, entry *e, char *s, const char *whole, int more)
-{
-    int rc = 0;
-    /* Split at commas by hand: strtok would merge empty items. */
-    while (rc == 0 && s) {
-        char *comma = list_comma(s);
-        if (comma)
-            *comma = 0;
-        if (comma && more && !*text_trim(comma + 1))
-            comma = NULL; /* "a, b," then the next line */
-        rc = add_item(p, e, s, whole);
-        s = comma ? comma + 1 : NULL;
-    }
-    return rc;
-}
-
 /* Is s[0..n) a continuation line: it starts with a blank, has text, and is
  * not a comment, a header or a `key = value` line? */
 static int is_continuation(const char *s, size_t n)
@@ -407,7 +219,7 @@ static void continue_list(parse *p, const char *s, size_t n)
     entry *e = &p->e[p->cont];
     char *v = strndup(s, n);
     if (!v) {
-        perr(p, p->lineno, "out of memory");
+        sweep_perr(p, p->lineno, "out of memory");
         return;
     }
     char *hash = strchr(v, '#');
@@ -421,16 +233,16 @@ static void continue_list(parse *p, const char *s, size_t n)
     char *t = text_trim(v);
     for (const char *c = t; *c; c++)
         if ((unsigned char)*c >= 0x80) {
-            perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
+            sweep_perr(p, p->lineno, "non-ASCII character in a key or value (it may stand only in "
                                "comments and section names)");
             free(v);
             return;
         }
     char *whole = strdup(t);
     if (!whole)
-        perr(p, p->lineno, "out of memory");
+        sweep_perr(p, p->lineno, "out of memory");
     else
-        add_items(p, e, t, whole, continued(p));
+        sweep_add_items(p, e, t, whole, continued(p));
     free(whole);
     free(v);
 }
@@ -446,19 +258,19 @@ static int handler(void *user, const char *section, const char *name, const char
     int line = p->lineno;
     int k = config_key_find(name);
     if (k < 0)
-        return perr(p, line, "unknown key '%s'", name);
+        return sweep_perr(p, line, "unknown key '%s'", name);
     size_t nk;
     const config_key *key = &config_keys(&nk)[k];
     int sec = p->cursec;
     for (size_t i = 0; i < p->ne; i++)
         if (p->e[i].key == k && p->e[i].section == sec)
-            return perr(p, line, "key '%s' repeated (first set on line %d)", key->name,
+            return sweep_perr(p, line, "key '%s' repeated (first set on line %d)", key->name,
                         p->e[i].line);
     if (p->ne == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 16;
         entry *ne = realloc(p->e, cap * sizeof *ne);
         if (!ne)
-            return perr(p, line, "out of memory");
+            return sweep_perr(p, line, "out of memory");
         p->e = ne;
         p->cap = cap;
     }
@@ -469,13 +281,13 @@ static int handler(void *user, const char *section, const char *name, const char
     char *v = strdup(value_text), *whole = NULL;
     if (!v || !(whole = strdup(value_text))) {
         free(v);
-        return perr(p, line, "out of memory");
+        return sweep_perr(p, line, "out of memory");
     }
     char *s = text_trim(v);
     snprintf(whole, strlen(value_text) + 1, "%s", s);
-    int rc = *s ? 0 : (perr(p, line, "key '%s': empty value", key->name), -1);
+    int rc = *s ? 0 : (sweep_perr(p, line, "key '%s': empty value", key->name), -1);
     if (rc == 0)
-        rc = add_items(p, e, s, whole, continued(p));
+        rc = sweep_add_items(p, e, s, whole, continued(p));
     free(whole);
     free(v);
     if (rc == 0)
@@ -496,19 +308,19 @@ static int scan_headers(parse *p)
         if (!name)
             continue;
         if (len == 0)
-            return perr(p, line, "empty section name"), -1;
+            return sweep_perr(p, line, "empty section name"), -1;
         size_t chars = sweeptext_chars(name, len);
         if (chars > SECTION_MAX_CHARS)
-            return perr(p, line, "section name of %zu characters is longer than the %d allowed",
+            return sweep_perr(p, line, "section name of %zu characters is longer than the %d allowed",
                         chars, SECTION_MAX_CHARS), -1;
         /* inih ignores whatever follows the ']': only a comment may. */
         const char *rest = name + len + 1, *end = s + n;
         while (rest < end && isspace((unsigned char)*rest))
             rest++;
         if (rest < end && *rest != '#' && *rest != ';')
-            return perr(p, line, "text after the section header (only a comment may follow ']')"), -1;
+            return sweep_perr(p, line, "text after the section header (only a comment may follow ']')"), -1;
         if (section_index(p, name, len) < 0)
-            return perr(p, line, "out of memory"), -1;
+            return sweep_perr(p, line, "out of memory"), -1;
     }
     return 0;
 }
