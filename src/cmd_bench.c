@@ -310,6 +310,84 @@ static cli_cmd cmd = {
     opts, NOPTS, 0};
 
 
+/* ---- options ---- */
+
+typedef struct bench_opts {
+    int reps;        /* runs per measurement */
+    double seconds;  /* target length of one run */
+    int cpu;         /* time with CPU time */
+    FILE *js;        /* --json, or NULL */
+    const char *json_path;
+} bench_opts;
+
+/* Parse the options; EXIT_OK to go on, else the exit code (help: -1 -> 0). */
+static int parse_opts(int argc, char **argv, bench_opts *o)
+{
+    int rc = cli_parse(&cmd, argc, argv, NULL, NULL);
+    if (rc)
+        return rc > 0 ? -1 : EXIT_USAGE;
+    long reps = opts[O_QUICK].value ? 3 : 7;
+    *o = (bench_opts){.seconds = opts[O_QUICK].value ? 0.05 : 0.2, .cpu = opts[O_CPU].value != NULL};
+    if (opts[O_REPS].value && cli_long(&cmd, &opts[O_REPS], 1, MAX_REPS, &reps) != 0)
+        return EXIT_USAGE;
+    o->reps = (int)reps;
+    if (opts[O_SECONDS].value && cli_real(&cmd, &opts[O_SECONDS], 1e-6, 60, &o->seconds) != 0)
+        return EXIT_USAGE;
+    if ((o->json_path = opts[O_JSON].value)) {
+        o->js = strcmp(o->json_path, "-") == 0 ? stdout : fopen(o->json_path, "w");
+        if (!o->js) {
+            fprintf(stderr, "rnnsweep bench: --json: cannot write '%s'\n", o->json_path);
+            return EXIT_USAGE;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* ---- the cases, each printing its rows as it goes ---- */
+
+enum { NGEMM = 7, NTRAIN = 8 };
+
+typedef struct bench_results {
+    gemm_case gemms[NGEMM];
+    double peak;                 /* GFLOP/s of the square dgemm */
+    train_case train[NTRAIN];    /* 3 rules x N = 64, 256; then eprop with diagnostics */
+    int ntrain;
+    eval_case eval;
+    dyn_result dyn;
+    double busy;                 /* CPU time / wall time of the whole run */
+} bench_results;
+
+static int run_gemms(bench_results *r, const bench_opts *o, FILE *out)
+{
+    /* The peak, then the shapes of one training step (B = 32, T*B = 1792). */
+    const gemm_case cases[NGEMM] = {
+        {"peak: square", 1024, 1024, 1024, 0, 0, 0},
+        {"step N=256: G W_rec", 32, 256, 256, 0, 0, 0},
+        {"step N=256: R W_rec^T", 32, 256, 256, 0, 1, 0},
+        {"step N=64:  G W_rec", 32, 64, 64, 0, 0, 0},
+        {"step N=64:  R W_rec^T", 32, 64, 64, 0, 1, 0},
+        {"dW_rec N=256: U^T R", 256, 256, 1792, 1, 0, 0},
+        {"dW_rec N=64:  U^T R", 64, 64, 1792, 1, 0, 0},
+    };
+    memcpy(r->gemms, cases, sizeof cases);
+    fprintf(out, "%-24s %18s %9s %7s\n", "dgemm (row-major)", "m x n x k", "GFLOP/s", "% peak");
+    for (int i = 0; i < NGEMM; i++) {
+        gemm_case *g = &r->gemms[i];
+        if (bench_gemm(g, o->reps, o->seconds) != 0) {
+            fprintf(stderr, "rnnsweep bench: out of memory\n");
+            return EXIT_FAIL;
+        }
+        char shape[40];
+        snprintf(shape, sizeof shape, "%dx%dx%d %s%s", g->m, g->n, g->k, g->ta ? "T" : "N",
+                 g->tb ? "T" : "N");
+        fprintf(out, "%-24s %18s %9.1f %6.0f%%\n", g->what, shape, g->gflops,
+                100 * g->gflops / r->gemms[0].gflops);
+        fflush(out);
+    }
+    r->peak = r->gemms[0].gflops;
+    return EXIT_OK;
+}
+
 static void print_train(FILE *out, const train_case *tc, double peak)
 {
     int T, I, O;
@@ -322,173 +400,141 @@ static void print_train(FILE *out, const train_case *tc, double peak)
     fflush(out);
 }
 
-int cmd_bench(int argc, char **argv)
+/* Training steps per rule and N, then the cost of a diagnostic step (one
+ * extra BPTT backward pass) against the plain eprop step, then the held-out
+ * evaluation against the 2000 iterations of an N = 64 job. */
+static int run_training(bench_results *r, const bench_opts *o, FILE *out)
 {
-    int rc = cli_parse(&cmd, argc, argv, NULL, NULL);
-    if (rc)
-        return rc > 0 ? EXIT_OK : EXIT_USAGE;
-    long reps = 7;
-    double seconds = 0.2;
-    if (opts[O_QUICK].value) {
-        reps = 3;
-        seconds = 0.05;
-    }
-    if (opts[O_REPS].value && cli_long(&cmd, &opts[O_REPS], 1, MAX_REPS, &reps) != 0)
-        return EXIT_USAGE;
-    if (opts[O_SECONDS].value) {
-        char *end;
-        seconds = strtod(opts[O_SECONDS].value, &end);
-        if (end == opts[O_SECONDS].value || *end || !(seconds > 0 && seconds <= 60)) {
-            fprintf(stderr, "rnnsweep bench: --seconds: '%s' must be a number in (0, 60]\n",
-                    opts[O_SECONDS].value);
-            return EXIT_USAGE;
-        }
-    }
-    FILE *js = NULL;
-    if (opts[O_JSON].value) {
-        js = strcmp(opts[O_JSON].value, "-") == 0 ? stdout : fopen(opts[O_JSON].value, "w");
-        if (!js) {
-            fprintf(stderr, "rnnsweep bench: --json: cannot write '%s'\n", opts[O_JSON].value);
-            return EXIT_USAGE;
-        }
-    }
-    FILE *out = js == stdout ? stderr : stdout;
-    const int R = (int)reps;
-    if (opts[O_CPU].value)
-        bench_cpu_time = 1;
-    const double wall0 = clock_now(), cpu0 = clock_cpu();
-
-    fprintf(out, "rnnsweep bench: OpenBLAS core %s, %d thread(s); medians of %d runs of ~%.2g s %s\n\n",
-            blasenv_core(), blasenv_threads(), R, seconds,
-            opts[O_CPU].value ? "(CPU time)" : "(wall time)");
-
-    /* dgemm: the peak, then the shapes of one training step (B = 32, T*B = 1792). */
-    gemm_case gemms[] = {
-        {"peak: square", 1024, 1024, 1024, 0, 0, 0},
-        {"step N=256: G W_rec", 32, 256, 256, 0, 0, 0},
-        {"step N=256: R W_rec^T", 32, 256, 256, 0, 1, 0},
-        {"step N=64:  G W_rec", 32, 64, 64, 0, 0, 0},
-        {"step N=64:  R W_rec^T", 32, 64, 64, 0, 1, 0},
-        {"dW_rec N=256: U^T R", 256, 256, 1792, 1, 0, 0},
-        {"dW_rec N=64:  U^T R", 64, 64, 1792, 1, 0, 0},
-    };
-    const int ngemm = (int)(sizeof gemms / sizeof gemms[0]);
-    fprintf(out, "%-24s %18s %9s %7s\n", "dgemm (row-major)", "m x n x k", "GFLOP/s", "% peak");
-    for (int i = 0; i < ngemm; i++) {
-        gemm_case *g = &gemms[i];
-        if (bench_gemm(g, R, seconds) != 0) {
-            fprintf(stderr, "rnnsweep bench: out of memory\n");
-            return EXIT_FAIL;
-        }
-        char shape[40];
-        snprintf(shape, sizeof shape, "%dx%dx%d %s%s", g->m, g->n, g->k, g->ta ? "T" : "N",
-                 g->tb ? "T" : "N");
-        fprintf(out, "%-24s %18s %9.1f %6.0f%%\n", g->what, shape, g->gflops,
-                100 * g->gflops / gemms[0].gflops);
-        fflush(out);
-    }
-    const double peak = gemms[0].gflops;
-
     int T, I, O;
     task_dims(TASK_ROMO, &T, &I, &O);
-    train_case tcs[8];
-    int ntc = 0;
+    static const int sizes[] = {64, 256};
     fprintf(out, "\ntraining iteration, romo T=%d B=%d (task batch + gradient + Adam)\n", T, BENCH_B);
     fprintf(out, "%-6s %5s %10s %19s %8s %8s %7s\n", "rule", "N", "ms/iter", "(min .. max)",
             "MFLOP", "GFLOP/s", "% peak");
-    static const int sizes[] = {64, 256};
     for (int s = 0; s < 2; s++)
-        for (int rule = 0; rule < 3; rule++) {
-            train_case *tc = &tcs[ntc++];
+        for (int rule = RULE_BPTT; rule <= RULE_RFLO; rule++) {
+            train_case *tc = &r->train[r->ntrain++];
             *tc = (train_case){.N = sizes[s], .rule = rule};
-            if (bench_train(tc, R, seconds) != 0) {
+            if (bench_train(tc, o->reps, o->seconds) != 0) {
                 fprintf(stderr, "rnnsweep bench: training %s N=%d failed (memory or divergence)\n",
                         rule_name(rule), sizes[s]);
                 return EXIT_FAIL;
             }
-            print_train(out, tc, peak);
+            print_train(out, tc, r->peak);
         }
-    /* The cost of the diagnostics: an eprop step with diag_every = 1 (one
-     * extra BPTT backward pass) against the plain eprop step above. */
     fprintf(out, "\ndiagnostics (diag_every): a diagnostic step against a plain one, eprop\n");
     for (int s = 0; s < 2; s++) {
-        train_case *tc = &tcs[ntc++];
+        train_case *tc = &r->train[r->ntrain++];
         *tc = (train_case){.N = sizes[s], .rule = RULE_EPROP, .diag_every = 1};
-        if (bench_train(tc, R, seconds) != 0) {
+        if (bench_train(tc, o->reps, o->seconds) != 0) {
             fprintf(stderr, "rnnsweep bench: diagnostic step N=%d failed\n", sizes[s]);
             return EXIT_FAIL;
         }
-        const train_case *plain = &tcs[s * 3 + RULE_EPROP];
+        const train_case *plain = &r->train[s * 3 + RULE_EPROP];
         fprintf(out, "  N=%-4d plain %8.3f ms, with diagnostics %8.3f ms: x%.2f on diagnostic steps only\n",
                 tc->N, 1e3 * plain->t.med, 1e3 * tc->t.med, tc->t.med / plain->t.med);
     }
-    /* The held-out evaluation against the 2000 iterations of an N = 64 job. */
-    eval_case ec;
-    if (bench_eval(&ec, tcs[0].t.med, R, seconds) != 0) {
+    if (bench_eval(&r->eval, r->train[0].t.med, o->reps, o->seconds) != 0) {
         fprintf(stderr, "rnnsweep bench: evaluation failed\n");
         return EXIT_FAIL;
     }
     fprintf(out, "\nheld-out evaluation (256 validation + 1024 test trials, N=64): %.2f ms, "
-                 "%.2f%% of a 2000-iteration bptt job\n", 1e3 * ec.eval.med, 100 * ec.share);
+                 "%.2f%% of a 2000-iteration bptt job\n", 1e3 * r->eval.eval.med, 100 * r->eval.share);
+    return EXIT_OK;
+}
 
-    dyn_result d;
-    bench_dynamics(&d, R, seconds);
+static void run_exponents(bench_results *r, const bench_opts *o, FILE *out)
+{
+    int T, I, O;
+    task_dims(TASK_ROMO, &T, &I, &O);
+    dyn_result *d = &r->dyn;
+    bench_dynamics(d, o->reps, o->seconds);
     fprintf(out, "\nexponents and flossing, N=%d k=%d, romo batch of %d, QR every step\n",
             BENCH_LYAP_N, BENCH_K, BENCH_B);
     fprintf(out, "%-22s %10s %19s %8s %8s %7s\n", "", "ms/call", "(min .. max)", "MFLOP",
             "GFLOP/s", "% peak");
     char range[40];
-    if (d.lyap_ok) {
-        snprintf(range, sizeof range, "(%.2f .. %.2f)", 1e3 * d.lyap.min, 1e3 * d.lyap.max);
-        fprintf(out, "%-22s %10.2f %19s %8.1f %8.1f %6.0f%%\n", "lyap_driven", 1e3 * d.lyap.med,
-                range, 1e-6 * lyap_flops(T, BENCH_B, BENCH_LYAP_N, BENCH_K), d.lyap_gflops,
-                100 * d.lyap_gflops / peak);
+    if (d->lyap_ok) {
+        snprintf(range, sizeof range, "(%.2f .. %.2f)", 1e3 * d->lyap.min, 1e3 * d->lyap.max);
+        fprintf(out, "%-22s %10.2f %19s %8.1f %8.1f %6.0f%%\n", "lyap_driven", 1e3 * d->lyap.med,
+                range, 1e-6 * lyap_flops(T, BENCH_B, BENCH_LYAP_N, BENCH_K), d->lyap_gflops,
+                100 * d->lyap_gflops / r->peak);
     } else {
         fprintf(out, "%-22s failed\n", "lyap_driven");
     }
-    if (d.floss_ok) {
-        snprintf(range, sizeof range, "(%.2f .. %.2f)", 1e3 * d.floss.min, 1e3 * d.floss.max);
+    if (d->floss_ok) {
+        snprintf(range, sizeof range, "(%.2f .. %.2f)", 1e3 * d->floss.min, 1e3 * d->floss.max);
         fprintf(out, "%-22s %10.2f %19s %8.1f %8.1f %6.0f%%\n", "floss_gradient full",
-                1e3 * d.floss.med, range,
-                1e-6 * floss_flops(FLOSS_FULL, T, BENCH_B, BENCH_LYAP_N, BENCH_K), d.floss_gflops,
-                100 * d.floss_gflops / peak);
+                1e3 * d->floss.med, range,
+                1e-6 * floss_flops(FLOSS_FULL, T, BENCH_B, BENCH_LYAP_N, BENCH_K), d->floss_gflops,
+                100 * d->floss_gflops / r->peak);
     } else {
         fprintf(out, "%-22s failed\n", "floss_gradient full");
     }
+}
 
-    /* A process that got much less than one core was sharing it: say so. */
-    const double busy = (clock_cpu() - cpu0) / (clock_now() - wall0);
-    fprintf(out, "\nthis process was on a CPU %.0f%% of the wall time%s\n", 100 * busy,
-            busy < 0.9 ? ": the machine is busy, wall times include waiting (see --cpu-time)" : "");
+/* ---- the JSON report (read by tools/bench) ---- */
 
-    if (js) {
-        fprintf(js, "{\"core\": \"%s\", \"threads\": %d, \"reps\": %d, \"seconds\": %g, "
-                    "\"clock\": \"%s\", \"cpu_share\": %.3f,\n",
-                blasenv_core(), blasenv_threads(), R, seconds, opts[O_CPU].value ? "cpu" : "wall", busy);
-        fprintf(js, " \"peak_gflops\": %.3f,\n \"dgemm\": [", peak);
-        for (int i = 0; i < ngemm; i++)
-            fprintf(js, "%s\n  {\"what\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"ta\": %d, "
-                        "\"tb\": %d, \"gflops\": %.3f}", i ? "," : "", gemms[i].what, gemms[i].m,
-                    gemms[i].n, gemms[i].k, gemms[i].ta, gemms[i].tb, gemms[i].gflops);
-        fprintf(js, "],\n \"train\": [");
-        for (int i = 0; i < ntc; i++)
-            fprintf(js, "%s\n  {\"task\": \"romo\", \"T\": %d, \"B\": %d, \"N\": %d, "
-                        "\"rule\": \"%s\", \"diag_every\": %ld, \"ms\": %.5f, \"ms_min\": %.5f, "
-                        "\"ms_max\": %.5f, \"iters_per_run\": %ld, \"gflops\": %.3f}",
-                    i ? "," : "", T, BENCH_B, tcs[i].N, rule_name(tcs[i].rule),
-                    tcs[i].diag_every, 1e3 * tcs[i].t.med, 1e3 * tcs[i].t.min, 1e3 * tcs[i].t.max,
-                    tcs[i].t.calls, tcs[i].gflops);
-        fprintf(js, "],\n \"eval\": {\"ms\": %.4f, \"share_of_2000_iters\": %.5f},\n",
-                1e3 * ec.eval.med, ec.share);
-        fprintf(js, " \"lyap\": {\"ok\": %d, \"N\": %d, \"k\": %d, \"ms\": %.4f, \"gflops\": %.3f},\n",
-                d.lyap_ok, BENCH_LYAP_N, BENCH_K, 1e3 * d.lyap.med, d.lyap_gflops);
-        fprintf(js, " \"floss\": {\"ok\": %d, \"mode\": \"full\", \"N\": %d, \"k\": %d, \"ms\": %.4f, "
-                    "\"gflops\": %.3f}}\n",
-                d.floss_ok, BENCH_LYAP_N, BENCH_K, 1e3 * d.floss.med, d.floss_gflops);
-        if (js != stdout && fclose(js) != 0) {
-            fprintf(stderr, "rnnsweep bench: --json: error writing '%s'\n", opts[O_JSON].value);
-            return EXIT_FAIL;
-        }
+static int write_json(const bench_results *r, const bench_opts *o)
+{
+    FILE *js = o->js;
+    int T, I, O;
+    task_dims(TASK_ROMO, &T, &I, &O);
+    fprintf(js, "{\"core\": \"%s\", \"threads\": %d, \"reps\": %d, \"seconds\": %g, "
+                "\"clock\": \"%s\", \"cpu_share\": %.3f,\n",
+            blasenv_core(), blasenv_threads(), o->reps, o->seconds, o->cpu ? "cpu" : "wall", r->busy);
+    fprintf(js, " \"peak_gflops\": %.3f,\n \"dgemm\": [", r->peak);
+    for (int i = 0; i < NGEMM; i++) {
+        const gemm_case *g = &r->gemms[i];
+        fprintf(js, "%s\n  {\"what\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"ta\": %d, "
+                    "\"tb\": %d, \"gflops\": %.3f}", i ? "," : "", g->what, g->m, g->n, g->k, g->ta,
+                g->tb, g->gflops);
     }
-    return (d.lyap_ok && d.floss_ok) ? EXIT_OK : EXIT_FAIL;
+    fprintf(js, "],\n \"train\": [");
+    for (int i = 0; i < r->ntrain; i++) {
+        const train_case *t = &r->train[i];
+        fprintf(js, "%s\n  {\"task\": \"romo\", \"T\": %d, \"B\": %d, \"N\": %d, "
+                    "\"rule\": \"%s\", \"diag_every\": %ld, \"ms\": %.5f, \"ms_min\": %.5f, "
+                    "\"ms_max\": %.5f, \"iters_per_run\": %ld, \"gflops\": %.3f}",
+                i ? "," : "", T, BENCH_B, t->N, rule_name(t->rule), t->diag_every, 1e3 * t->t.med,
+                1e3 * t->t.min, 1e3 * t->t.max, t->t.calls, t->gflops);
+    }
+    const dyn_result *d = &r->dyn;
+    fprintf(js, "],\n \"eval\": {\"ms\": %.4f, \"share_of_2000_iters\": %.5f},\n",
+            1e3 * r->eval.eval.med, r->eval.share);
+    fprintf(js, " \"lyap\": {\"ok\": %d, \"N\": %d, \"k\": %d, \"ms\": %.4f, \"gflops\": %.3f},\n",
+            d->lyap_ok, BENCH_LYAP_N, BENCH_K, 1e3 * d->lyap.med, d->lyap_gflops);
+    fprintf(js, " \"floss\": {\"ok\": %d, \"mode\": \"full\", \"N\": %d, \"k\": %d, \"ms\": %.4f, "
+                "\"gflops\": %.3f}}\n",
+            d->floss_ok, BENCH_LYAP_N, BENCH_K, 1e3 * d->floss.med, d->floss_gflops);
+    if (js != stdout && fclose(js) != 0) {
+        fprintf(stderr, "rnnsweep bench: --json: error writing '%s'\n", o->json_path);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != EXIT_OK)
+        return rc < 0 ? EXIT_OK : rc;
+    FILE *out = o.js == stdout ? stderr : stdout;
+    bench_cpu_time = o.cpu;
+    const double wall0 = clock_now(), cpu0 = clock_cpu();
+    fprintf(out, "rnnsweep bench: OpenBLAS core %s, %d thread(s); medians of %d runs of ~%.2g s %s\n\n",
+            blasenv_core(), blasenv_threads(), o.reps, o.seconds, o.cpu ? "(CPU time)" : "(wall time)");
+    static bench_results r; /* large: not on the stack */
+    memset(&r, 0, sizeof r);
+    if ((rc = run_gemms(&r, &o, out)) != EXIT_OK || (rc = run_training(&r, &o, out)) != EXIT_OK)
+        return rc;
+    run_exponents(&r, &o, out);
+    /* A process that got much less than one core was sharing it: say so. */
+    r.busy = (clock_cpu() - cpu0) / (clock_now() - wall0);
+    fprintf(out, "\nthis process was on a CPU %.0f%% of the wall time%s\n", 100 * r.busy,
+            r.busy < 0.9 ? ": the machine is busy, wall times include waiting (see --cpu-time)" : "");
+    if (o.js && (rc = write_json(&r, &o)) != EXIT_OK)
+        return rc;
+    return r.dyn.lyap_ok && r.dyn.floss_ok ? EXIT_OK : EXIT_FAIL;
 }
