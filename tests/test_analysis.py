@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""test_analysis.py — tools/rnnsweep_analysis.py, tools/compare and
+"""test_analysis.py — tools/rnnsweep_analysis/, tools/compare and
 tools/study-report against independent recomputations (SPEC §7).
 
 A real 240-job sweep (romo; bptt/eprop x gain 0.5/1.5 x lr 1e-3/3e-3/1e-2 x
