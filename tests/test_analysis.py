@@ -44,16 +44,10 @@ EXE, COMPARE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 TOOLS = os.path.dirname(COMPARE)
 sys.path.insert(0, TOOLS)
 import rnnsweep_analysis as ra  # noqa: E402
+from harness import check, failure_count  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="rnnsweep-analysis-")
 PY = "/usr/bin/python3"
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 def run(*args):
@@ -466,7 +460,7 @@ os.chmod(RO, 0o755)
 shutil.rmtree(RO)
 
 con.close()
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
-if not failures:
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
+if not failure_count():
     shutil.rmtree(TMP)
-sys.exit(1 if failures else 0)
+sys.exit(1 if failure_count() else 0)

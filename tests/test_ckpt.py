@@ -24,20 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from harness import check, failure_count, wait_for  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-ckpt-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 TICK = os.sysconf("SC_CLK_TCK")
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail and not ok else ""),
-          flush=True)
-    failures += not ok
 
 
 def path(name):
@@ -76,15 +69,6 @@ def query(db, sql, args=()):
         return rows
     except sqlite3.Error:
         return []
-
-
-def wait_for(cond, timeout=300):
-    t = time.time()
-    while time.time() - t < timeout:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def cpu_seconds(root):
@@ -207,5 +191,5 @@ check(f"resumed on core {other} (written on {core}): exit 0, jobs done, the note
       p.returncode == 0 and done == [(2,)] and f"BLAS core {other}" in note and
       f"written with {core}" in note and "may differ" in note, f"{note!r} {p.err[-300:]}")
 
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s); files in {TMP}")
-sys.exit(1 if failures else 0)
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s); files in {TMP}")
+sys.exit(1 if failure_count() else 0)

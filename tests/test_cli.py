@@ -20,15 +20,9 @@ import tempfile
 import time
 
 import numpy as np
+from harness import check, failure_count  # noqa: E402
 
 EXE = sys.argv[1]
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""))
-    failures += not ok
 
 
 def run(*args, **kw):
@@ -506,5 +500,5 @@ for cmd in ("sweep", "status", "export", "bench"):
     r = run(cmd, "--help")
     check(f"{cmd} --help exits 0 with a usage line", r.returncode == 0 and r.stdout.startswith("usage:"))
 
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
-sys.exit(1 if failures else 0)
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
+sys.exit(1 if failure_count() else 0)

@@ -20,18 +20,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from harness import check, failure_count  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-crash-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 KINDS = ["pwrite64", "fdatasync", "fsync", "ftruncate", "unlink", "rename"]
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 if not shutil.which("strace"):
@@ -123,6 +117,6 @@ for journal in ("wal", "delete"):
     check(f"[{journal}] killed at each of {len(points)} database writes: the next launch finishes "
           "every job once with curves equal to a clean run", not bad, "; ".join(bad[:5]))
 
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
 shutil.rmtree(TMP, ignore_errors=True)
-sys.exit(1 if failures else 0)
+sys.exit(1 if failure_count() else 0)

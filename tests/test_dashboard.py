@@ -24,27 +24,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from harness import check, failure_count, wait_for  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 DASH = os.path.abspath(sys.argv[2])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-dash-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
-
-
-def wait_for(cond, timeout=120):
-    t = time.time()
-    while time.time() - t < timeout:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def get(url):
@@ -157,5 +142,5 @@ finally:
     sw.communicate(timeout=300)
 
 shutil.rmtree(TMP, ignore_errors=True)
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
-sys.exit(1 if failures else 0)
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
+sys.exit(1 if failure_count() else 0)

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from harness import check, failure_count, wait_for  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-db-")
@@ -44,13 +45,6 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
            OMPI_MCA_rmaps_base_oversubscribe="1")
 ROOT = os.geteuid() == 0
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if ROOT else []
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 def path(name):
@@ -99,15 +93,6 @@ def q(db, sql):
         return r[0] if r else None
     except sqlite3.Error:
         return None
-
-
-def wait_for(cond, timeout=120):
-    t = time.time()
-    while time.time() - t < timeout:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def side_files(db):
@@ -398,7 +383,7 @@ check("a damaged page: the launch exits 2 (quick_check) before claiming anything
       p.returncode == 2 and "damaged" in p.err and sha(db) == h0, said(p))
 check("... and --check exits 2", k.returncode == 2 and "damaged" in k.err, said(k))
 
-if failures == 0:
+if failure_count() == 0:
     shutil.rmtree(TMP, ignore_errors=True)
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
-sys.exit(1 if failures else 0)
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
+sys.exit(1 if failure_count() else 0)

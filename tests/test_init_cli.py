@@ -25,17 +25,11 @@ import sys
 import tempfile
 
 import numpy as np
+from harness import check, failure_count  # noqa: E402
 
 EXE, PLOT, CONN = (os.path.abspath(a) for a in sys.argv[1:4])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-init-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 def run(*args, timeout=300):
@@ -170,7 +164,7 @@ r = run("sweep", CONN, "--db", path("conn.db"), "--check")
 check("jobs/connectivity.ini passes sweep --check (120 jobs)",
       r.returncode == 0 and "120 jobs" in r.stdout and not os.path.exists(path("conn.db")), r.stderr.strip())
 
-print(f"test_init_cli: {'all passed' if not failures else f'{failures} failed'}")
-if not failures:
+print(f"test_init_cli: {'all passed' if not failure_count() else f'{failure_count()} failed'}")
+if not failure_count():
     shutil.rmtree(TMP, ignore_errors=True)
-sys.exit(1 if failures else 0)
+sys.exit(1 if failure_count() else 0)

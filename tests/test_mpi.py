@@ -13,6 +13,7 @@
   * status while a sweep runs, export of weights, the summary/best_lr views.
 Usage: test_mpi.py PATH/TO/rnnsweep
 """
+import csv
 import hashlib
 import os
 import signal
@@ -23,19 +24,13 @@ import tempfile
 import time
 
 import numpy as np
+from harness import check, failure_count, wait_for  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 HOOKS = os.path.abspath(sys.argv[2])  # the same program with RNNSWEEP_TEST_CRASH_SEED compiled in
 TMP = tempfile.mkdtemp(prefix="rnnsweep-mpi-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 def path(name):
@@ -98,15 +93,6 @@ def count(db, where):
 
 def running_jobs(db):
     return count(db, "status='running'")
-
-
-def wait_for(cond, timeout=60):
-    t = time.time()
-    while time.time() - t < timeout:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 # A small grid: 12 jobs of a fraction of a second each.
@@ -515,7 +501,6 @@ e = subprocess.run([EXE, "export", "--db", path("n1.db"), "--job", "99999", "--o
 check("export of a missing job: exit 2, nothing written", e.returncode == 2 and not os.path.exists(out + "2"))
 
 # ---- export --csv: the whole database in long format -----------------------------------
-import csv
 cdir = path("csv")
 e = subprocess.run([EXE, "export", "--db", path("slow-ref.db"), "--csv", cdir], capture_output=True, text=True)
 c = sqlite3.connect(path("slow-ref.db"))
@@ -541,5 +526,5 @@ c.close()
 check("summary and best_lr views readable by Python's sqlite3", summ == 12 and best == 12,
       f"{summ} {best}")
 
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
-sys.exit(1 if failures else 0)
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
+sys.exit(1 if failure_count() else 0)

@@ -22,18 +22,12 @@ import struct
 import subprocess
 import sys
 import tempfile
+from harness import check, failure_count  # noqa: E402
 
 EXE, PLOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 PYTHON = "/usr/bin/python3"
 TMP = tempfile.mkdtemp(prefix="rnnsweep-plot-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 sweep = os.path.join(TMP, "tiny.ini")
@@ -184,5 +178,5 @@ r = subprocess.run([PLOT, "curves", "--db", foreign, "--out", os.path.join(TMP, 
                    capture_output=True, text=True)
 check("a foreign database is refused with exit 2", r.returncode == 2 and "not an rnnsweep" in r.stderr)
 
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
-sys.exit(1 if failures else 0)
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
+sys.exit(1 if failure_count() else 0)

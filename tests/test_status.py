@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from harness import check, failure_count  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-status-")
@@ -37,13 +38,6 @@ STATUSES = ["pending", "running", "done", "diverged", "failed", "timeout"]
 FIXED = {"id", "config_hash", "config", "status", "attempts", "host", "rank", "run_id",
          "started_at", "finished_at", "wall_seconds", "final_loss", "final_accuracy", "iters_done",
          "error", "crashes", "suspect", "val_loss", "val_accuracy", "test_loss", "test_accuracy"}
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 def path(name):
@@ -342,7 +336,7 @@ for args, needle in ((["--db", path("missing.db"), "--json"], "missing.db"),
           r.returncode == 2 and r.stdout == "" and len(r.stderr.splitlines()) == 1 and needle in r.stderr,
           f"{r.returncode} {r.stderr!r}")
 
-print(f"{failures} failed", flush=True)
-if failures == 0:
+print(f"{failure_count()} failed", flush=True)
+if failure_count() == 0:
     subprocess.run(["rm", "-rf", TMP])
-sys.exit(1 if failures else 0)
+sys.exit(1 if failure_count() else 0)

@@ -30,19 +30,13 @@ import tempfile
 import numpy as np
 import pandas as pd
 import scipy.stats
+from harness import check, failure_count  # noqa: E402
 
 EXE, REPORT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "study")
 TMP = tempfile.mkdtemp(prefix="rnnsweep-study-report-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 PY = "/usr/bin/python3"
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 def report(*args):
@@ -433,7 +427,7 @@ check("--csv of a directory whose CSV is not a jobs export: one line, exit 2",
 r = report("--csv", out, "--db", dbs["claims"])
 check("--csv with --db: one line, exit 2", r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr)
 
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
-if not failures:
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
+if not failure_count():
     shutil.rmtree(TMP)
-sys.exit(1 if failures else 0)
+sys.exit(1 if failure_count() else 0)

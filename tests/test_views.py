@@ -22,17 +22,11 @@ import sys
 import tempfile
 
 from scipy import stats
+from harness import check, failure_count  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-views-")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-failures = 0
-
-
-def check(what, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what + (f"  [{detail}]" if detail else ""), flush=True)
-    failures += not ok
 
 
 sweep = os.path.join(TMP, "v.ini")
@@ -128,5 +122,5 @@ ref96 = sum(j["status"] == "done" and j["acc"] >= 0.96 for j in jobs)
 check("editing thresholds changes n_solved in the views", n96 == ref96, f"{n96} vs {ref96}")
 c.close()
 
-print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)")
-sys.exit(1 if failures else 0)
+print(f"{'FAILED' if failure_count() else 'passed'}: {failure_count()} failure(s)")
+sys.exit(1 if failure_count() else 0)
