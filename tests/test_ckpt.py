@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from harness import check, failure_count, wait_for  # noqa: E402
+from harness import check, failure_count, results, wait_for  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-ckpt-")
@@ -44,20 +44,6 @@ def mpirun(*args, wait=True, env=None):
     if wait:
         p.out, p.err = p.communicate(timeout=600)
     return p
-
-
-def results(db):
-    """{config_hash: (status, curve rows, exponent rows)} of a database."""
-    c = sqlite3.connect(db)
-    res = {}
-    for jid, h, st in c.execute("select id, config_hash, status from jobs"):
-        curve = c.execute("select iter, loss, accuracy from curves where job_id=? order by iter",
-                          (jid,)).fetchall()
-        lyap = c.execute("select phase, iter, idx, value, sd from lyapunov where job_id=? "
-                         "order by phase, iter, idx", (jid,)).fetchall()
-        res[h] = (st, curve, lyap)
-    c.close()
-    return res
 
 
 def query(db, sql, args=()):

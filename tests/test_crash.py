@@ -20,7 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from harness import check, failure_count  # noqa: E402
+from harness import check, failure_count, results  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-crash-")
@@ -49,19 +49,6 @@ def sweep(db, *extra, strace=None):
     if strace:
         cmd = strace + cmd
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
-
-
-def results(db):
-    c = sqlite3.connect(db)
-    res = {}
-    for jid, h, st in c.execute("select id, config_hash, status from jobs"):
-        curve = c.execute("select iter, loss, accuracy from curves where job_id=? order by iter",
-                          (jid,)).fetchall()
-        lyap = c.execute("select phase, iter, idx, value from lyapunov where job_id=? "
-                         "order by phase, iter, idx", (jid,)).fetchall()
-        res[h] = (st, curve, lyap)
-    c.close()
-    return res
 
 
 def strace_cmd(db, inject=None, log=None):

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 import numpy as np
-from harness import check, failure_count, wait_for  # noqa: E402
+from harness import check, failure_count, results, wait_for  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 HOOKS = os.path.abspath(sys.argv[2])  # the same program with RNNSWEEP_TEST_CRASH_SEED compiled in
@@ -52,28 +52,6 @@ def mpirun(n, *args, wait=True, env=None, exe=None):
     out, err = p.communicate(timeout=600)
     p.out, p.err = out, err
     return p
-
-
-def results(db):
-    """{config_hash: (status, curve rows, lyapunov rows, diagnostic rows, final_loss,
-    held-out metrics or None before schema 2)}."""
-    c = sqlite3.connect(db)
-    res = {}
-    has_diag = c.execute("select count(*) from sqlite_master where name='diagnostics'").fetchone()[0]
-    cols = {r[1] for r in c.execute("pragma table_info(jobs)")}
-    metrics = "val_loss, val_accuracy, test_loss, test_accuracy" if "val_loss" in cols else None
-    for jid, h, st in c.execute("select id, config_hash, status from jobs"):
-        curve = c.execute("select iter, loss, accuracy from curves where job_id=? order by iter",
-                          (jid,)).fetchall()
-        lyap = c.execute("select phase, iter, idx, value from lyapunov where job_id=? "
-                         "order by phase, iter, idx", (jid,)).fetchall()
-        diag = c.execute("select iter, name, value from diagnostics where job_id=? order by iter, name",
-                         (jid,)).fetchall() if has_diag else []
-        final = c.execute("select final_loss from jobs where id=?", (jid,)).fetchone()[0]
-        held = c.execute(f"select {metrics} from jobs where id=?", (jid,)).fetchone() if metrics else None
-        res[h] = (st, curve, lyap, diag, final, held)
-    c.close()
-    return res
 
 
 def sha(p):
