@@ -23,7 +23,7 @@ if ! clang -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" 2>/dev/null; then
 fi
 cflags=(-g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
         -fno-sanitize-recover=undefined -I"$src/include" -I"$src/src" -I"$src/tests")
-sources=("$src/tests/test_fuzz_lf.c" "$src/src/sweep.c" "$src/src/sweeptext.c" "$src/src/config.c"
+sources=("$src/tests/test_fuzz_lf.c" "$src/src/sweep.c" "$src/src/sweep_values.c" "$src/src/sweeptext.c" "$src/src/config.c"
          "$src/src/task.c" "$src/src/cli.c")
 libs=($(pkg-config --libs inih) -lgsl -lopenblas -lm)
 export TMPDIR=$work ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
