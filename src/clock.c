@@ -22,6 +22,22 @@ double clock_cpu(void)
     return seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
+void clock_sleep(double s)
+{
+    if (!(s > 0))
+        return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+void clock_iso_now(char buf[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void clock_duration(double s, char *out, size_t n)
 {
     if (!(s >= 0) || s > 1e9) {

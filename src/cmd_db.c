@@ -210,10 +210,8 @@ static char **watch_argv(int argc, char **argv, int *nargc)
 static void status_nap(double sec)
 {
     const double end = clock_now() + sec;
-    for (double left = sec; left > 0 && !status_stop; left = end - clock_now()) {
-        struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
-        nanosleep(&ts, NULL);
-    }
+    for (double left = sec; left > 0 && !status_stop; left = end - clock_now())
+        clock_sleep(left);
 }
 
 /* One report of the database at path to stdout: EXIT_OK, or the exit code
@@ -264,11 +262,8 @@ static int status_watch(const char *path, int format, double every)
             snprintf(before, sizeof before, "\033[H\033[2J" "rnnsweep status --watch %g"
                      " (Ctrl-C to stop)\n\n", every);
         } else if (format == STORE_REPORT_TEXT) {
-            time_t t = time(NULL);
-            struct tm tm;
             char at[32];
-            gmtime_r(&t, &tm);
-            strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            clock_iso_now(at);
             snprintf(before, sizeof before, "%s---- %s ----\n", n ? "\n" : "", at);
         }
         size_t unfinished = 0;

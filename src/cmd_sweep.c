@@ -109,8 +109,6 @@ static int parse_args(int argc, char **argv, sweep_args *a)
     return 0;
 }
 
-/* --check: validate without MPI and without writing: every job storable,
- * and every check the launch's read-write open makes (store_check). */
 /* --check's job census: how many of the grid's jobs the database holds, by
  * status, and how many a launch would add; with --list one line per job:
  * its status (or "new") and the keys that vary across the grid.  st may be
@@ -118,7 +116,7 @@ static int parse_args(int argc, char **argv, sweep_args *a)
 static int census(store *st, sweep *sw, int list)
 {
     const size_t n = sweep_count(sw);
-    size_t nk, by[JOB_TIMEOUT + 2] = {0}; /* [0] new, [1 + status] */
+    size_t nk, by[JOB_NSTATUS + 1] = {0}; /* [0] new, [1 + status] */
     const config_key *keys = config_keys(&nk);
     unsigned char vary[256] = {0};
     char a[CONFIG_ERRLEN], b[CONFIG_ERRLEN];
@@ -148,7 +146,7 @@ static int census(store *st, sweep *sw, int list)
     printf("%zu of the %zu jobs are new to the database", by[0], n);
     if (by[0] < n) {
         printf("; already in it:");
-        for (int s = 0; s <= JOB_TIMEOUT; s++)
+        for (int s = 0; s < JOB_NSTATUS; s++)
             if (by[s + 1])
                 printf(" %s %zu", store_status_name(s), by[s + 1]);
     }
@@ -156,6 +154,8 @@ static int census(store *st, sweep *sw, int list)
     return EXIT_OK;
 }
 
+/* --check: validate without MPI and without writing: every job storable,
+ * and every check the launch's read-write open makes (store_check). */
 static int check_only(const sweep_args *a, sweep *sw)
 {
     char err[STORE_ERRLEN];
@@ -212,7 +212,7 @@ static int setup(const sweep_args *a, sweep **sw, store **st, long *sweep_id)
     rc = store_add_sweep(*st, a->file, sweep_text(*sw), sweep_hash(*sw), jobs, n, sweep_id, &added);
     free(jobs);
     if (rc == STORE_OK)
-        rc = store_recover(*st, a->max_attempts, 0, &rec);
+        rc = store_recover(*st, a->max_attempts, &rec);
     if (rc != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->db, store_errmsg(*st));
         return EXIT_FAIL;
@@ -286,7 +286,10 @@ static int run_master(const sweep_args *a, store *st, long sweep_id, int size, c
     size_t done;
     int rc = farm_master(st, sweep_id, run_id, size, rank_hosts, MPI_MAX_PROCESSOR_NAME, &a->fo,
                          &done);
-    store_run_end(st, run_id, rc == FARM_ABANDONED ? EXIT_INTERRUPTED : rc, done);
+    /* An open runs row would make the next launch take this one for dead. */
+    if (store_run_end(st, run_id, rc == FARM_ABANDONED ? EXIT_INTERRUPTED : rc, done) != STORE_OK)
+        fprintf(stderr, "rnnsweep sweep: %s: cannot close the runs row: %s\n", a->db,
+                store_errmsg(st));
     /* Complete: back to a rollback journal, so the file reads from a read-only place. */
     if (rc == FARM_DONE && store_finish(st) != STORE_OK)
         fprintf(stderr, "[sweep] %s: %s (stays WAL)\n", a->db, store_errmsg(st));

@@ -20,6 +20,7 @@
  * charged for it.
  */
 #include "farm_int.h"
+#include "rnnsweep/clock.h"
 
 #include <math.h>
 #include <mpi.h>
@@ -29,6 +30,7 @@
 
 typedef struct slot {
     long job_id;   /* 0 when idle */
+    int suspect;   /* the job is a suspect: nothing may run beside it */
     double since;
     long iters, done; /* the job's iterations, and those done by its last progress message */
 } slot;
@@ -41,7 +43,7 @@ typedef struct master {
     const char *hosts; /* rank r's host at hosts + r * stride */
     size_t stride;
     slot *slots;   /* [0] local thread, [r] rank r */
-    farm_local loc;
+    farm_local *loc;            /* rank 0's worker thread */
     long *ids;
     config *cfgs;
     size_t npending, nsuspect, next;
@@ -50,10 +52,13 @@ typedef struct master {
     double t0, last_progress, deadline;
 } master;
 
+/* Cost descending, then the stored order (ties are common: jobs that differ
+ * only in gain, lr or seed cost the same), so the order does not depend on
+ * the C library's qsort. */
 static int by_cost_desc(const void *a, const void *b)
 {
-    const double ca = ((const double *)a)[0], cb = ((const double *)b)[0];
-    return ca < cb ? 1 : ca > cb ? -1 : 0;
+    const double *x = a, *y = b;
+    return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
 }
 
 /* Longest expected first after the suspects (which keep their place in
@@ -97,7 +102,7 @@ static int busy(const master *m)
 /* Ask every running job to stop at its next iteration. */
 static void interrupt_all(master *m)
 {
-    atomic_store(&m->loc.interrupt, 1);
+    atomic_store(&m->loc->interrupt, 1);
     for (int r = 1; r < m->nranks; r++)
         if (m->slots[r].job_id) {
             char z = 0;
@@ -149,13 +154,21 @@ static int next_job(master *m, int rank, farm_buf *msg, long *job_id)
     return msg->oom || msg->n > FARM_MAX_MSG ? -1 : 0;
 }
 
+static int suspect_running(const master *m)
+{
+    for (int r = 0; r < m->nranks; r++)
+        if (m->slots[r].job_id && m->slots[r].suspect)
+            return 1;
+    return 0;
+}
+
 static void dispatch(master *m)
 {
     for (int r = 0; r < m->nranks && m->next < m->npending && !m->stopping; r++) {
         if (m->slots[r].job_id)
             continue;
-        /* A suspect runs alone: nothing else in flight, before or beside it. */
-        if (m->next < m->nsuspect && busy(m) > 0)
+        /* A suspect runs alone: nothing else in flight before or beside it. */
+        if (busy(m) > 0 && (m->next < m->nsuspect || suspect_running(m)))
             return;
         farm_buf msg = {0};
         long id;
@@ -168,13 +181,14 @@ static void dispatch(master *m)
             }
             return;
         }
-        m->slots[r] = (slot){id, clock_now(), m->cfgs[m->next - 1].iters, 0};
+        m->slots[r] = (slot){.job_id = id, .suspect = m->next <= m->nsuspect, .since = clock_now(),
+                             .iters = m->cfgs[m->next - 1].iters};
         if (r == 0) {
-            pthread_mutex_lock(&m->loc.mu);
-            m->loc.job = msg.p;
-            m->loc.job_len = msg.n;
-            pthread_cond_signal(&m->loc.cv);
-            pthread_mutex_unlock(&m->loc.mu);
+            pthread_mutex_lock(&m->loc->mu);
+            m->loc->job = msg.p;
+            m->loc->job_len = msg.n;
+            pthread_cond_signal(&m->loc->cv);
+            pthread_mutex_unlock(&m->loc->mu);
         } else {
             if (farm_mpi(MPI_Send(msg.p, (int)msg.n, MPI_BYTE, r, TAG_JOB, MPI_COMM_WORLD),
                          "Send job")) {
@@ -197,6 +211,13 @@ static void handle_result(master *m, const unsigned char *p, size_t n, int from)
         return;
     }
     const res_head *rh = &v.h;
+    if (rh->nweights && (rh->N <= 0 || rh->I <= 0 || rh->O <= 0 ||
+                         rh->nweights != rnn_params_size(rh->N, rh->I, rh->O))) {
+        fprintf(stderr, "rnnsweep sweep: malformed result from rank %d (weights)\n", from);
+        m->mpi_error = 1;
+        start_stopping(m, "malformed result");
+        return;
+    }
     rnn_params wp;
     if (rh->nweights)
         rnn_params_wrap(&wp, rh->N, rh->I, rh->O, (double *)v.weights); /* read only */
@@ -246,20 +267,16 @@ static int collect(master *m)
 {
     int got = 0;
     farm_buf res = {0}, prog = {0};
-    int has = farm_local_take(&m->loc, &res, &prog);
+    int has = farm_local_take(m->loc, &res, &prog);
     for (size_t off = 0; off + sizeof(uint64_t) <= prog.n;) {
         uint64_t len;
         memcpy(&len, prog.p + off, sizeof len);
         off += sizeof len;
         if (len > prog.n - off)
             break;
-        /* copy: the rows must be 8-byte aligned */
-        unsigned char *msg = malloc(len ? len : 1);
-        if (msg) {
-            memcpy(msg, prog.p + off, len);
-            handle_progress(m, msg, len);
-            free(msg);
-        }
+        /* in place: the buffer is malloc'ed and every length is a multiple
+         * of 8 (farm_int.h), so each message's rows stay aligned */
+        handle_progress(m, prog.p + off, len);
         off += len;
         got++;
     }
@@ -379,17 +396,18 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *h
     m.hosts = hosts;
     m.stride = stride;
     *done = 0;
-    size_t counts[6];
+    size_t counts[JOB_NSTATUS];
     if (store_pending(st, sweep_id, &m.ids, &m.cfgs, &m.npending, &m.nsuspect) != STORE_OK ||
         store_sweep_counts(st, sweep_id, counts) != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: database: %s\n", store_errmsg(st));
+        free(m.ids), free(m.cfgs);
         return stop_workers(nranks, FARM_ERROR) ? FARM_ABANDONED : FARM_ERROR;
     }
-    for (int s = 0; s < 6; s++)
+    for (int s = 0; s < JOB_NSTATUS; s++)
         m.total += counts[s];
     m.finished_before = m.total - counts[JOB_PENDING] - counts[JOB_RUNNING];
     m.slots = calloc((size_t)nranks, sizeof *m.slots);
-    if (!m.slots || sort_pending(&m) != 0 || farm_local_start(&m.loc, hosts) != 0) {
+    if (!m.slots || sort_pending(&m) != 0 || !(m.loc = farm_local_start(hosts))) {
         fprintf(stderr, "rnnsweep sweep: out of memory for %zu pending jobs\n", m.npending);
         free(m.slots), free(m.ids), free(m.cfgs);
         return stop_workers(nranks, FARM_ERROR) ? FARM_ABANDONED : FARM_ERROR;
@@ -419,7 +437,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *h
         if (got) {
             pause = 0.0005;
         } else {
-            farm_nap(pause);
+            clock_sleep(pause);
             if (pause < 0.004)
                 pause *= 2;
         }
@@ -433,7 +451,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *h
                         "last stored checkpoint on the next launch\n", m.lost);
     progress(&m, 1);
     /* A local thread still running a job is abandoned: the caller aborts. */
-    farm_local_stop(&m.loc, m.slots[0].job_id == 0);
+    farm_local_stop(m.loc, m.slots[0].job_id == 0);
     if (rc != FARM_ABANDONED && stop_workers(nranks, rc) != 0)
         rc = FARM_ABANDONED; /* a rank that cannot be told: end the launch */
     *done = m.done + m.failed; /* finished by this launch; checkpointed ones are not */

@@ -42,9 +42,6 @@ enum { TAG_JOB = 11, TAG_RESULT, TAG_INTERRUPT, TAG_STOP, TAG_PROGRESS, TAG_SIGN
 /* The last signal any thread of this process received (0 = none). */
 extern atomic_int farm_got_signal;
 
-/* Sleep this many seconds (the clock is clock_now, rnnsweep/clock.h). */
-void farm_nap(double seconds);
-
 /* Growable byte buffer; oom is sticky. */
 typedef struct farm_buf { unsigned char *p; size_t n, cap; int oom; } farm_buf;
 void farm_put(farm_buf *b, const void *src, size_t n);
@@ -108,11 +105,16 @@ typedef struct farm_local {
     farm_buf progress;    /* progress messages not yet taken, each a u64 length + message */
     int has_result, quit;
     atomic_int interrupt;
-    const char *host;
+    char host[256];       /* a copy: the thread may outlive the caller's buffers */
 } farm_local;
 
-/* Start / stop (join) the local worker thread; start returns 0 or -1. */
-int farm_local_start(farm_local *l, const char *host);
+/* Start the local worker thread (its mailbox on the heap); NULL on failure. */
+farm_local *farm_local_start(const char *host);
+
+/* Tell it to quit.  join: wait for it and free everything.  Without join
+ * (it is still running a job the launch abandons) the mailbox stays
+ * allocated on purpose, since the thread keeps using it until the caller
+ * aborts the launch. */
 void farm_local_stop(farm_local *l, int join);
 
 /* Take the local thread's pending messages: its result (if any, ownership

@@ -13,12 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-void farm_nap(double seconds)
-{
-    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 int farm_mpi(int rc, const char *what)
 {
     if (rc == MPI_SUCCESS)

@@ -10,6 +10,7 @@
  * a mailbox, since only rank 0's main thread calls MPI (MPI_THREAD_FUNNELED).
  */
 #include "farm_int.h"
+#include "rnnsweep/clock.h"
 
 #include <math.h>
 #include <mpi.h>
@@ -194,8 +195,9 @@ static void run_job(const unsigned char *msg, size_t len, int rank, const char *
         rh.ckpt = train_checkpoint_size(j);
         ck = malloc(rh.ckpt);
         if (!ck || train_checkpoint_save(j, ck, rh.ckpt) != 0) {
-            rh.ckpt = 0; /* the job will restart from scratch */
-            snprintf(rh.error, sizeof rh.error, "checkpoint could not be saved");
+            rh.ckpt = 0; /* the store keeps the job's earlier checkpoint, if any */
+            snprintf(rh.error, sizeof rh.error, "out of memory for the checkpoint: the job resumes "
+                                                "from its previous checkpoint, or from the start");
         }
     }
     farm_put(out, &rh, sizeof rh);
@@ -265,7 +267,7 @@ int farm_worker(void)
                 told = 1;
             }
             if (!flag) {
-                farm_nap(pause);
+                clock_sleep(pause);
                 if (pause < 0.004)
                     pause *= 2;
             }
@@ -348,23 +350,29 @@ static void *local_main(void *arg)
     return NULL;
 }
 
-int farm_local_start(farm_local *l, const char *host)
+farm_local *farm_local_start(const char *host)
 {
-    memset(l, 0, sizeof *l);
-    l->host = host;
+    farm_local *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    snprintf(l->host, sizeof l->host, "%s", host);
     atomic_init(&l->interrupt, 0);
-    if (pthread_mutex_init(&l->mu, NULL) != 0)
-        return -1;
+    if (pthread_mutex_init(&l->mu, NULL) != 0) {
+        free(l);
+        return NULL;
+    }
     if (pthread_cond_init(&l->cv, NULL) != 0) {
         pthread_mutex_destroy(&l->mu);
-        return -1;
+        free(l);
+        return NULL;
     }
     if (pthread_create(&l->thread, NULL, local_main, l) != 0) {
         pthread_cond_destroy(&l->cv);
         pthread_mutex_destroy(&l->mu);
-        return -1;
+        free(l);
+        return NULL;
     }
-    return 0;
+    return l;
 }
 
 void farm_local_stop(farm_local *l, int join)
@@ -379,6 +387,7 @@ void farm_local_stop(farm_local *l, int join)
         free(l->result.p);
         pthread_cond_destroy(&l->cv);
         pthread_mutex_destroy(&l->mu);
+        free(l);
     }
 }
 

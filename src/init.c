@@ -101,9 +101,7 @@ double init_spectral_radius(const double *A /* (N,N) */, int N)
     if (M && ev && w) {
         memcpy(M->data, A, (size_t)N * N * sizeof(double));
         gsl_eigen_nonsymm_params(0, 1, w); /* eigenvalues only; balance the matrix first */
-        gsl_error_handler_t *old = gsl_set_error_handler_off();
-        const int rc = gsl_eigen_nonsymm(M, ev, w);
-        gsl_set_error_handler(old);
+        const int rc = gsl_eigen_nonsymm(M, ev, w); /* main.c turned GSL's aborting handler off */
         if (rc == GSL_SUCCESS) {
             rho = 0.0;
             for (int i = 0; i < N; i++)

@@ -67,9 +67,6 @@ int sq_fail(store *s, int rc, const char *fmt, ...) __attribute__((format(printf
 /* STORE_ERROR with "PATH: what: <sqlite message>". */
 int sq_sqlfail(store *s, const char *what);
 
-/* Now as ISO-8601 UTC with seconds, 2024-05-01T12:00:00Z. */
-void sq_iso_now(char buf[32]);
-
 /* Growable string for generated SQL; oom is sticky, p is malloc'ed (NULL
  * until the first write). */
 typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;

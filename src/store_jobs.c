@@ -9,6 +9,7 @@
  * whatever the host.
  */
 #include "store_int.h"
+#include "rnnsweep/clock.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -21,12 +22,12 @@ static const char *const status_names[] = {"pending", "running", "done", "diverg
 
 const char *store_status_name(int status)
 {
-    return status >= 0 && status <= JOB_TIMEOUT ? status_names[status] : NULL;
+    return status >= 0 && status < JOB_NSTATUS ? status_names[status] : NULL;
 }
 
 int job_status_parse(const char *name)
 {
-    for (int i = 0; i <= JOB_TIMEOUT; i++)
+    for (int i = 0; i < JOB_NSTATUS; i++)
         if (name && strcmp(name, status_names[i]) == 0)
             return i;
     return -1;
@@ -128,7 +129,7 @@ static int add_job(store *s, const config *c, long sweep_id, size_t *added)
 static int add_sweep_row(store *s, const char *path, const char *text, const char *hex, long *id)
 {
     char now[32];
-    sq_iso_now(now);
+    clock_iso_now(now);
     sqlite3_stmt *st = sq_stmt(s, ST_SWEEP_INSERT);
     if (!st || sq_bind_txt(s, st, 1, path) || sq_bind_txt(s, st, 2, text) ||
         sq_bind_txt(s, st, 3, hex) || sq_bind_txt(s, st, 4, now) ||
@@ -172,7 +173,7 @@ int store_add_sweep(store *s, const char *path, const char *text, uint64_t hash,
 int store_run_begin(store *s, const store_run_info *info, long *run_id)
 {
     char now[32];
-    sq_iso_now(now);
+    clock_iso_now(now);
     sqlite3_stmt *st = sq_stmt(s, ST_RUN_BEGIN);
     if (!st)
         return STORE_ERROR;
@@ -193,7 +194,7 @@ int store_run_begin(store *s, const store_run_info *info, long *run_id)
 int store_run_end(store *s, long run_id, int exit_code, size_t jobs_done)
 {
     char now[32];
-    sq_iso_now(now);
+    clock_iso_now(now);
     sqlite3_stmt *st = sq_stmt(s, ST_RUN_END);
     if (!st)
         return STORE_ERROR;
@@ -209,14 +210,14 @@ int store_run_end(store *s, long run_id, int exit_code, size_t jobs_done)
 
 /* ---------------------------------------------------------------- resume */
 
-int store_recover(store *s, int max_attempts, long orderly_run, store_recovery *out)
+int store_recover(store *s, int max_attempts, store_recovery *out)
 {
     static const int steps[] = {ST_RECOVER_BLAME, ST_RECOVER_SUSPECT, ST_RECOVER_FAIL,
                                 ST_RECOVER_REQUEUE};
     size_t *count[] = {&out->blamed, &out->suspects, &out->failed, &out->requeued};
     char now[32];
     memset(out, 0, sizeof *out);
-    sq_iso_now(now);
+    clock_iso_now(now);
     int rc = sq_begin(s);
     for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == STORE_OK; i++) {
         sqlite3_stmt *st = sq_stmt(s, steps[i]);
@@ -225,9 +226,8 @@ int store_recover(store *s, int max_attempts, long orderly_run, store_recovery *
             break;
         }
         const int np = sqlite3_bind_parameter_count(st);
-        if ((np >= 1 && (rc = sq_bind_i64(s, st, 1, orderly_run))) ||
-            (np >= 2 && (rc = sq_bind_txt(s, st, 2, now))) ||
-            (np >= 3 && (rc = sq_bind_i64(s, st, 3, max_attempts))))
+        if ((np >= 1 && (rc = sq_bind_txt(s, st, 1, now))) ||
+            (np >= 2 && (rc = sq_bind_i64(s, st, 2, max_attempts))))
             break;
         rc = sq_done(s, st, "recover jobs");
         if (rc == STORE_OK)
@@ -291,9 +291,9 @@ int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n,
     return rc;
 }
 
-int store_sweep_counts(store *s, long sweep_id, size_t counts[6])
+int store_sweep_counts(store *s, long sweep_id, size_t counts[JOB_NSTATUS])
 {
-    memset(counts, 0, 6 * sizeof *counts);
+    memset(counts, 0, JOB_NSTATUS * sizeof *counts);
     sqlite3_stmt *st = sq_stmt(s, sweep_id > 0 ? ST_COUNTS_SWEEP : ST_COUNTS_ALL);
     if (!st || (sweep_id > 0 && sq_bind_i64(s, st, 1, sweep_id) != STORE_OK))
         return STORE_ERROR;
@@ -326,7 +326,7 @@ static const char *job_status_text(store *s, long id, char buf[32])
 int store_claim(store *s, long job_id, long run_id, const char *host, int rank)
 {
     char now[32], why[32];
-    sq_iso_now(now);
+    clock_iso_now(now);
     sqlite3_stmt *st = sq_stmt(s, ST_CLAIM);
     if (!st)
         return STORE_ERROR;
@@ -548,7 +548,7 @@ int store_result_put(store *s, const store_result *r)
     if (r->status < JOB_PENDING || r->status > JOB_TIMEOUT || r->status == JOB_RUNNING)
         return sq_fail(s, STORE_ERROR, "job %ld: result with status %d", r->job_id, r->status);
     char now[32];
-    sq_iso_now(now);
+    clock_iso_now(now);
     int rc = sq_begin(s);
     if (rc != STORE_OK)
         return rc;

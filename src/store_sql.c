@@ -26,11 +26,11 @@
 #include <string.h>
 #include <time.h>
 
-/* Jobs still `running` of launches that died (their runs row open, and not
- * the caller's orderly_run), grouped by launch: ?1 = orderly_run. */
+/* Jobs still `running` of launches that died (their runs row open),
+ * grouped by launch. */
 #define DEAD_RUNNING "SELECT COALESCE(j.run_id, 0) AS run, min(j.id) AS id, count(*) AS n" \
     " FROM jobs j LEFT JOIN runs r ON r.id = j.run_id" \
-    " WHERE j.status = 'running' AND r.finished_at IS NULL AND COALESCE(j.run_id, 0) != ?1" \
+    " WHERE j.status = 'running' AND r.finished_at IS NULL" \
     " GROUP BY 1"
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -55,18 +55,19 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_JOB_LOOKUP] = "SELECT id, config FROM jobs WHERE config_hash = ?1",
     [ST_LINK] = "INSERT INTO sweep_jobs(sweep_id, job_id) VALUES (?1, ?2)"
                 " ON CONFLICT(sweep_id, job_id) DO NOTHING",
-    /* store_recover, in this order; ?1 orderly_run, ?2 now, ?3 max_attempts */
-    [ST_RECOVER_BLAME] = /* the job a launch died running alone is to blame */
-        "UPDATE jobs SET crashes = crashes + 1, suspect = 0,"
+    /* store_recover, in this order; ?1 now, ?2 max_attempts */
+    [ST_RECOVER_BLAME] = /* the job a launch died running alone is to blame; it stays a
+                            suspect (runs alone) until a result clears it */
+        "UPDATE jobs SET crashes = crashes + 1, suspect = 1,"
         " error = 'launch (run ' || COALESCE(run_id, '?') || ') died while this job ran alone'"
         " WHERE id IN (SELECT id FROM (" DEAD_RUNNING ") WHERE n = 1)",
     [ST_RECOVER_SUSPECT] = /* a launch that died with several jobs running blames none yet */
         "UPDATE jobs SET suspect = 1 WHERE status = 'running'"
         " AND COALESCE(run_id, 0) IN (SELECT run FROM (" DEAD_RUNNING ") WHERE n > 1)",
     [ST_RECOVER_FAIL] =
-        "UPDATE jobs SET status = 'failed', finished_at = ?2,"
-        " error = 'its launch died ' || crashes || ' times while it ran alone (max_attempts ' || ?3 || ')'"
-        " WHERE status = 'running' AND crashes >= ?3",
+        "UPDATE jobs SET status = 'failed', suspect = 0, finished_at = ?1,"
+        " error = 'its launch died ' || crashes || ' times while it ran alone (max_attempts ' || ?2 || ')'"
+        " WHERE status = 'running' AND crashes >= ?2",
     [ST_RECOVER_REQUEUE] = "UPDATE jobs SET status = 'pending' WHERE status = 'running'",
     [ST_PENDING_SWEEP] = "SELECT j.id, j.config, j.suspect FROM jobs j"
                          " JOIN sweep_jobs w ON w.job_id = j.id"
@@ -144,14 +145,6 @@ int sq_fail(store *s, int rc, const char *fmt, ...)
 int sq_sqlfail(store *s, const char *what)
 {
     return sq_fail(s, STORE_ERROR, "%s: %s", what, sqlite3_errmsg(s->db));
-}
-
-void sq_iso_now(char buf[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 void sb_printf(sbuf *b, const char *fmt, ...)

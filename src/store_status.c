@@ -48,7 +48,7 @@ typedef struct run_job {
 
 /* What every report shows. */
 typedef struct snapshot {
-    sqlite3_int64 cnt[6], total, nsweeps, schema;
+    sqlite3_int64 cnt[JOB_NSTATUS], total, nsweeps, schema;
     run_job *run;          /* (nrun) every running job, oldest claim first */
     size_t nrun;
     double mean_job;       /* mean wall_seconds of done and diverged jobs; NaN if none */
@@ -61,10 +61,10 @@ typedef struct snapshot {
 
 static int read_counts(store *s, snapshot *sn)
 {
-    size_t cnt[6];
+    size_t cnt[JOB_NSTATUS];
     int rc = store_sweep_counts(s, 0, cnt);
     sn->total = 0;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < JOB_NSTATUS; i++)
         sn->total += sn->cnt[i] = (sqlite3_int64)cnt[i];
     sqlite3_stmt *st = rc == STORE_OK ? sq_stmt(s, ST_NSWEEPS) : NULL;
     if (!st)
@@ -210,7 +210,7 @@ static sqlite3_stmt *axis_counts(store *s, const char *key)
 {
     sbuf b = {0};
     sb_printf(&b, "SELECT \"%s\"", key);
-    for (int i = 0; i <= JOB_TIMEOUT; i++)
+    for (int i = 0; i < JOB_NSTATUS; i++)
         sb_printf(&b, ", SUM(status = '%s')", store_status_name(i));
     sb_printf(&b, " FROM jobs GROUP BY 1 ORDER BY 1");
     sqlite3_stmt *st = b.oom ? NULL : sq_prepare(s, b.p, "read an axis");
@@ -245,14 +245,14 @@ static int print_axis(store *s, FILE *f, const char *key)
     if (!st)
         return STORE_ERROR;
     fprintf(f, "  %-14s", key);
-    for (int i = 0; i <= JOB_TIMEOUT; i++)
+    for (int i = 0; i < JOB_NSTATUS; i++)
         fprintf(f, " %9s", store_status_name(i));
     fputc('\n', f);
     int sr;
     while ((sr = sq_step(s, st)) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
         fprintf(f, "    %-12.63s", v ? v : "NULL");
-        for (int i = 0; i <= JOB_TIMEOUT; i++)
+        for (int i = 0; i < JOB_NSTATUS; i++)
             fprintf(f, " %9lld", (long long)sqlite3_column_int64(st, 1 + i));
         fputc('\n', f);
     }
@@ -326,7 +326,7 @@ static int write_text(store *s, const snapshot *sn, FILE *f)
     fprintf(f, "%s: %lld jobs from %lld sweep file%s\n", s->path, (long long)sn->total,
             (long long)sn->nsweeps, sn->nsweeps == 1 ? "" : "s");
     fprintf(f, " ");
-    for (int i = 0; i <= JOB_TIMEOUT; i++)
+    for (int i = 0; i < JOB_NSTATUS; i++)
         fprintf(f, " %s %lld", store_status_name(i), (long long)sn->cnt[i]);
     fprintf(f, "\n  finished %lld of %lld (%.1f%%)\n", (long long)finished, (long long)sn->total,
             sn->total ? 100.0 * (double)finished / (double)sn->total : 0.0);
@@ -436,7 +436,7 @@ static int json_axes(store *s, FILE *f)
         for (int row = 0; (sr = sq_step(s, st)) == SQLITE_ROW; row++) {
             fprintf(f, "%s{\"value\":", row ? "," : "");
             json_col(f, st, 0);
-            for (int i = 0; i <= JOB_TIMEOUT; i++)
+            for (int i = 0; i < JOB_NSTATUS; i++)
                 fprintf(f, ",\"%s\":%lld", store_status_name(i),
                         (long long)sqlite3_column_int64(st, 1 + i));
             fputc('}', f);
@@ -505,7 +505,7 @@ static int write_json(store *s, const snapshot *sn, FILE *f)
     json_str(f, s->path);
     fprintf(f, ",\"schema_version\":%lld,\"sweeps\":%lld,\"jobs\":%lld,\"counts\":{",
             (long long)sn->schema, (long long)sn->nsweeps, (long long)sn->total);
-    for (int i = 0; i <= JOB_TIMEOUT; i++)
+    for (int i = 0; i < JOB_NSTATUS; i++)
         fprintf(f, "%s\"%s\":%lld", i ? "," : "", store_status_name(i), (long long)sn->cnt[i]);
     fputs("},", f);
     int rc = json_axes(s, f);

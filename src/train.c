@@ -131,7 +131,7 @@ train_job *train_alloc(const config *c, char err[256])
     j->curve = calloc(j->maxcurve, sizeof *j->curve); /* zeroed: images repeat bit for bit */
     j->lrows = calloc(j->maxlyap, sizeof *j->lrows);
     j->drows = calloc(j->maxdiag ? j->maxdiag : 1, sizeof *j->drows);
-    if (c->diag_every && train_diag_per_step(c->rule) > 4)
+    if (c->diag_every && train_diag_per_step(c->rule) == DIAG_COUNT) /* alignment needs BPTT's */
         ok = ok && rnn_params_alloc(&j->gref, N, I, O) == 0;
     if (c->floss_iters > 0 || c->floss_every > 0) {
         j->fb = task_batch_alloc(c->task, B);
@@ -187,7 +187,7 @@ static void measure(train_job *j, int phase, long iter, const train_hooks *h)
     for (int i = 0; i < k; i++) {
         double mean, sd;
         lyap_mean_sd(j->lam, B, k, i, &mean, &sd);
-        rows[i] = (train_lyap_row){phase, iter, i + 1, mean, sd};
+        rows[i] = (train_lyap_row){.phase = phase, .iter = iter, .idx = i + 1, .mean = mean, .sd = sd};
     }
     j->nlyap += (size_t)k;
     if (h && h->lyap)

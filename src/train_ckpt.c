@@ -183,7 +183,7 @@ static int ckpt_rows_ok(const config *c, const train_ckpt_head *hd, const unsign
         const long at = phase == PHASE_TRAIN ? (long)(b - before + 1) * c->lyap_every : 0;
         train_lyap_row row;
         memcpy(&row, lyap + r * sizeof row, sizeof row);
-        if (row.phase != phase || row.iter != at || row.idx != (int)(r % k) + 1)
+        if (row.phase != phase || row.iter != at || row.idx != (int)(r % k) + 1 || row.pad0 || row.pad1)
             return 0;
     }
     return 1;

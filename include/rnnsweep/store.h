@@ -33,7 +33,7 @@ enum store_flags {
                                 name; a note "pid N on HOST" in REALPATH.lock) for the store's life */
 };
 
-enum job_status { JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_DIVERGED, JOB_FAILED, JOB_TIMEOUT };
+enum job_status { JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_DIVERGED, JOB_FAILED, JOB_TIMEOUT, JOB_NSTATUS };
 
 #define STORE_ERRLEN 512
 
@@ -99,26 +99,25 @@ typedef struct store_recovery {
 } store_recovery;
 
 /* Jobs left `running` by earlier launches go back to `pending`.  Blame
- * (issue: count an attempt only against the job that can be blamed):
- *  - a launch that ended in order blames nobody: its runs row is closed, or
- *    it is `orderly_run` (the caller knows from the launch note that it
- *    ended in order although it could not close its row, e.g. a full disk);
+ * (count an attempt only against the job that can be blamed):
+ *  - a launch that ended in order (its runs row closed: a signal, a
+ *    database error, an abandoned grace period) blames nobody;
  *  - a launch that died while running one job blames that job: crashes + 1,
- *    and `failed` once crashes >= max_attempts;
+ *    and `failed` once crashes >= max_attempts; it also becomes a suspect;
  *  - a launch that died with several jobs running blames none: they become
- *    suspects (jobs.suspect = 1), which the next launch runs one at a time,
- *    so that a job that kills its launch is found alone and blamed once per
- *    death.  A stored result other than an interruption clears suspect.
- * One transaction. */
-int store_recover(store *s, int max_attempts, long orderly_run, store_recovery *out);
+ *    suspects (jobs.suspect = 1).
+ * Suspects run first and one at a time, nothing beside them, so a job that
+ * kills its launch is caught alone and blamed once per death; a stored
+ * result other than an interruption clears suspect.  One transaction. */
+int store_recover(store *s, int max_attempts, store_recovery *out);
 
 /* Pending jobs of a sweep (all sweeps if sweep_id <= 0): ids and configs
  * (malloc'ed arrays; caller frees), suspects first (*nsuspect of them),
  * then by id. */
 int store_pending(store *s, long sweep_id, long **ids, config **cfgs, size_t *n, size_t *nsuspect);
 
-/* Jobs of a sweep by status: counts[enum job_status] (6 entries). */
-int store_sweep_counts(store *s, long sweep_id, size_t counts[6]);
+/* Jobs of a sweep by status: counts[enum job_status] (JOB_NSTATUS entries). */
+int store_sweep_counts(store *s, long sweep_id, size_t counts[JOB_NSTATUS]);
 
 /* Mark a job running (attempts + 1, host, rank, run, started_at = now) and
  * start its progress: iters_done = its checkpoint's iteration, or NULL

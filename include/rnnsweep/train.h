@@ -34,7 +34,7 @@ int train_diag_per_step(int rule);
 
 typedef struct train_hooks {
     void *ctx;
-    /* Called after every iteration (it = 1..iters) and after flossing steps
+    /* Called after every iteration (it = 0..iters, the one just done) and after flossing steps
      * (phase PHASE_FLOSS); return nonzero to stop at this point. */
     int (*progress)(void *ctx, int phase, long it, long total, double loss);
     /* Called for each new curve row and each phase's exponents, as they appear. */

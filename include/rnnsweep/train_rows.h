@@ -21,7 +21,12 @@ const char *train_phase_name(int phase);
 typedef struct train_curve_row { long iter; double loss, accuracy; } train_curve_row;
 
 /* One exponent at one phase: mean and sd over the batch's trials, nats/step. */
-typedef struct train_lyap_row { int phase; long iter; int idx; double mean, sd; } train_lyap_row;
+typedef struct train_lyap_row {
+    int phase, pad0;  /* pad0, pad1 = 0: no hidden padding, so checkpoint */
+    long iter;        /* images and messages repeat bit for bit */
+    int idx, pad1;
+    double mean, sd;
+} train_lyap_row;
 
 /* Diagnostics (SPEC §8), every diag_every training iterations and at 0 and
  * the last, on that step's training batch with the parameters before its
