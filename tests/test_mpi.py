@@ -16,6 +16,7 @@ Usage: test_mpi.py PATH/TO/rnnsweep
 import csv
 import hashlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -49,9 +50,26 @@ def mpirun(n, *args, wait=True, env=None, exe=None):
                          env=env or ENV, start_new_session=True)
     if not wait:
         return p
-    out, err = p.communicate(timeout=600)
+    try:
+        out, err = p.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        dump_stacks(p)
+        raise
     p.out, p.err = out, err
     return p
+
+
+def dump_stacks(p):
+    """A launch that hung: print every process of its session and their stacks, then kill it."""
+    ps = subprocess.run(["ps", "-o", "pid=,stat=,etime=,args=", "-s", str(p.pid)],
+                        capture_output=True, text=True).stdout
+    print("hung launch, processes of its session:\n" + ps, file=sys.stderr)
+    for line in ps.splitlines() if shutil.which("gdb") else []:
+        pid = line.split()[0]
+        bt = subprocess.run(["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt"],
+                            capture_output=True, text=True, timeout=120).stdout
+        print("---- stacks of %s\n%s" % (pid, bt[-4000:]), file=sys.stderr)
+    os.killpg(p.pid, signal.SIGKILL)
 
 
 def sha(p):

@@ -41,9 +41,10 @@ BUILD_PKGS=(gcc pkg-config meson ninja-build git libgsl-dev libopenblas-dev libs
             libopenmpi-dev openmpi-bin openssh-client libinih-dev sqlite3 procps
             python3 python3-numpy python3-matplotlib python3-pandas python3-scipy strace
             clang libclang-rt-14-dev)
-# The dashboard's test looks at the page in Debian's headless Chromium; where
-# it cannot be installed, that one check is skipped.
-TEST_PKGS=(chromium)
+# The dashboard's test looks at the page in Debian's headless Chromium, and
+# the MPI test prints a hung launch's stacks with gdb; where they cannot be
+# installed, that check is skipped and the stacks are not printed.
+TEST_PKGS=(chromium gdb)
 
 rs_build() {
   local dir=${RS_BUILD_DIR:-build}
