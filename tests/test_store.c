@@ -22,67 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "check.h"
-
-static char dir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][512];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-    return buf[i];
-}
-
-/* One number from `sql` through an independent read-only connection (NaN if NULL or error). */
-static double q1(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    double v = NAN;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_double(st, 0);
-    else if (db && sqlite3_errcode(db) != SQLITE_OK && sqlite3_errcode(db) != SQLITE_ROW &&
-             sqlite3_errcode(db) != SQLITE_DONE)
-        fprintf(stderr, "  (query failed: %s: %s)\n", sql, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-/* The whole file, for byte-for-byte comparisons (caller frees). */
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    *n = 0;
-    if (!f)
-        return NULL;
-    unsigned char *buf = NULL;
-    size_t cap = 0;
-    for (;;) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 65536;
-            buf = realloc(buf, cap);
-        }
-        size_t r = fread(buf + *n, 1, cap - *n, f);
-        if (!r)
-            break;
-        *n += r;
-    }
-    fclose(f);
-    return buf;
-}
-
-static uint64_t fnv(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
-}
+#include "store_fixture.h"
 
 /* A resolved romo/bptt config. */
 static config job(int rule, double gain, double lr, long seed)
@@ -102,53 +42,10 @@ static config job(int rule, double gain, double lr, long seed)
     return c;
 }
 
-/* Open must be refused with `needle` in the message and the file unchanged. */
-static void refused(const char *what, const char *path, int flags, const char *needle)
-{
-    size_t n0, n1;
-    unsigned char *b0 = slurp(path, &n0);
-    char err[STORE_ERRLEN] = "";
-    store *s = NULL;
-    int rc = store_open(&s, path, flags, err);
-    unsigned char *b1 = slurp(path, &n1);
-    int same = (b0 == NULL) == (b1 == NULL) && n0 == n1 && (!n0 || memcmp(b0, b1, n0) == 0);
-    char msg[700];
-    snprintf(msg, sizeof msg, "refused: %s", what);
-    check_true(rc == STORE_REFUSED && s == NULL && strncmp(err, path, strlen(path)) == 0 &&
-                   strstr(err, needle) && same,
-               msg, "rc %d, bytes %s (fnv %016llx -> %016llx): %s", rc,
-               same ? "unchanged" : "CHANGED", (unsigned long long)fnv(b0, n0),
-               (unsigned long long)fnv(b1, n1), err);
-    store_close(s);
-    free(b0);
-    free(b1);
-}
-
-static void mkfile(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        perror(path);
-        exit(1);
-    }
-    fclose(f);
-}
-
-/* Make a database with plain sqlite3 (another application, or ours from the future). */
-static void mkdb(const char *path, const char *sql)
-{
-    sqlite3 *db;
-    if (sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "%s: %s\n", path, sqlite3_errmsg(db));
-        exit(1);
-    }
-    sqlite3_close(db);
-}
-
 static void test_refusals(void)
 {
-    const char *text = tmp_path("notes.txt");
-    mkfile(text, "gain = 1\nthis is a text file, not a database\n", 44);
+    const char *text = tmp("notes.txt");
+    spit(text, "gain = 1\nthis is a text file, not a database\n", 44);
     refused("text file", text, STORE_CREATE | STORE_LOCK, "not an SQLite database");
 
     unsigned char rnd[4096];
@@ -157,41 +54,41 @@ static void test_refusals(void)
         x = x * 6364136223846793005UL + 1442695040888963407UL;
         rnd[i] = (unsigned char)(x >> 56);
     }
-    const char *rp = tmp_path("random.bin");
-    mkfile(rp, rnd, sizeof rnd);
+    const char *rp = tmp("random.bin");
+    spit(rp, rnd, sizeof rnd);
     refused("random bytes", rp, STORE_CREATE, "not an SQLite database");
     memcpy(rnd, "SQLite format 3", 16);
-    const char *rh = tmp_path("random_hdr.bin");
-    mkfile(rh, rnd, sizeof rnd);
+    const char *rh = tmp("random_hdr.bin");
+    spit(rh, rnd, sizeof rnd);
     refused("SQLite header then random bytes", rh, STORE_CREATE, "not an");
 
-    const char *other = tmp_path("other.db");
-    mkdb(other, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    const char *other = tmp("other.db");
+    sql(other, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
     refused("another application's database", other, STORE_CREATE, "not an rnnsweep database");
     refused("another application's database, read-only", other, STORE_READONLY,
             "not an rnnsweep database");
-    const char *other2 = tmp_path("other2.db");
-    mkdb(other2, "PRAGMA application_id = 1234;");
+    const char *other2 = tmp("other2.db");
+    sql(other2, "PRAGMA application_id = 1234;");
     refused("empty database with another application_id", other2, STORE_CREATE,
             "application_id 0x000004d2");
 
-    const char *newer = tmp_path("newer.db");
-    mkdb(newer, "PRAGMA application_id = 0x524E5357; PRAGMA user_version = 99; CREATE TABLE jobs(id);");
+    const char *newer = tmp("newer.db");
+    sql(newer, "PRAGMA application_id = 0x524E5357; PRAGMA user_version = 99; CREATE TABLE jobs(id);");
     refused("our database from a newer schema", newer, STORE_CREATE, "newer rnnsweep (schema 99 > 2)");
 
-    refused("read-only open of a missing file", tmp_path("missing.db"), STORE_READONLY,
+    refused("read-only open of a missing file", tmp("missing.db"), STORE_READONLY,
             "no such database");
-    refused("missing file without STORE_CREATE", tmp_path("missing2.db"), 0, "no such database");
-    check_true(access(tmp_path("missing.db"), F_OK) != 0 &&
-                   access(tmp_path("missing2.db"), F_OK) != 0,
+    refused("missing file without STORE_CREATE", tmp("missing2.db"), 0, "no such database");
+    check_true(access(tmp("missing.db"), F_OK) != 0 &&
+                   access(tmp("missing2.db"), F_OK) != 0,
                "refused opens created no file", NULL);
-    refused("database in a nonexistent directory", tmp_path("nodir/sub/r.db"), STORE_CREATE,
+    refused("database in a nonexistent directory", tmp("nodir/sub/r.db"), STORE_CREATE,
             "does not exist");
     refused("a directory", dir, STORE_CREATE, "not a regular file");
 
     /* An empty file is an empty database: ours to initialise. */
-    const char *empty = tmp_path("empty.db");
-    mkfile(empty, "", 0);
+    const char *empty = tmp("empty.db");
+    spit(empty, "", 0);
     store *s = NULL;
     char err[STORE_ERRLEN];
     int rc = store_open(&s, empty, STORE_CREATE, err);
@@ -203,7 +100,7 @@ static void test_refusals(void)
 
 static void test_lock(void)
 {
-    const char *path = tmp_path("lock.db");
+    const char *path = tmp("lock.db");
     store *a = NULL, *b = NULL;
     char err[STORE_ERRLEN];
     int rc = store_open(&a, path, STORE_CREATE | STORE_LOCK, err);
@@ -223,7 +120,7 @@ static void test_lock(void)
 /* Adding sweeps, pending, claim, recover, results, checkpoints, weights. */
 static void test_cycle(void)
 {
-    const char *path = tmp_path("cycle.db");
+    const char *path = tmp("cycle.db");
     store *s = NULL;
     char err[STORE_ERRLEN];
     int rc = store_open(&s, path, STORE_CREATE | STORE_LOCK, err);
@@ -497,7 +394,7 @@ static void test_cycle(void)
  * damaged stored config is refused with the job and the line named. */
 static void test_claim_progress(void)
 {
-    const char *path = tmp_path("claim.db");
+    const char *path = tmp("claim.db");
     store *s = NULL;
     char err[STORE_ERRLEN], sql[256];
     int rc = store_open(&s, path, STORE_CREATE | STORE_LOCK, err);
@@ -596,7 +493,7 @@ static void test_claim_progress(void)
 /* Views on hand-made results: gain 1 and 2, lr 1e-3 and 1e-2, seeds 0..2. */
 static void test_views(void)
 {
-    const char *path = tmp_path("views.db");
+    const char *path = tmp("views.db");
     store *s = NULL;
     char err[STORE_ERRLEN];
     if (store_open(&s, path, STORE_CREATE, err) != STORE_OK) {
@@ -690,7 +587,7 @@ static void test_views(void)
 /* Time of claim + result_put for 400 one-iteration jobs with 100-row curves. */
 static void test_speed(void)
 {
-    const char *path = tmp_path("speed.db");
+    const char *path = tmp("speed.db");
     store *s = NULL;
     char err[STORE_ERRLEN];
     if (store_open(&s, path, STORE_CREATE | STORE_LOCK, err) != STORE_OK) {
@@ -758,13 +655,13 @@ static void test_speed(void)
  * made before a config key existed (column dropped here) gaining it back. */
 static void test_modes(void)
 {
-    const char *path = tmp_path("modes.db");
+    const char *path = tmp("modes.db");
     store *s = NULL;
     char err[STORE_ERRLEN];
     int rc = store_open(&s, path, STORE_CREATE | STORE_JOURNAL_DELETE, err);
     store_close(s);
     check_true(
-        rc == STORE_OK && access(tmp_path("modes.db-wal"), F_OK) != 0 &&
+        rc == STORE_OK && access(tmp("modes.db-wal"), F_OK) != 0 &&
             q1(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'delete'") == 1,
         "STORE_JOURNAL_DELETE: rollback journal", "%s", rc ? err : "");
     rc = store_open(&s, path, 0, err);
@@ -786,7 +683,7 @@ static void test_modes(void)
     check_true(rc == STORE_OK && rc2 == STORE_OK,
                "read-only open and status of a closed WAL database", "%s", rc ? err : "");
 
-    mkdb(path, "DROP VIEW success; DROP VIEW best_lr; DROP VIEW summary;"
+    sql(path, "DROP VIEW success; DROP VIEW best_lr; DROP VIEW summary;"
                " ALTER TABLE jobs DROP COLUMN lyap_every;");
     rc = store_open(&s, path, 0, err);
     long *ids = NULL;
@@ -806,12 +703,7 @@ static void test_modes(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "%s/test_store.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    printf("SQLite %s in %s\n", sqlite3_libversion(), dir);
+    fixture_dir("test_store");
     test_refusals();
     test_lock();
     test_cycle();

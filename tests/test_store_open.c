@@ -35,18 +35,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "check.h"
-
-static char dir[256];
-
-static const char *tmp(const char *name)
-{
-    static char buf[8][512];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-    return buf[i];
-}
+#include "store_fixture.h"
 
 static int exists(const char *path)
 {
@@ -58,37 +47,6 @@ static long long fsize(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
-}
-
-/* Whole file (caller frees); NULL if missing. */
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    *n = 0;
-    if (!f)
-        return NULL;
-    unsigned char *buf = NULL;
-    size_t cap = 0;
-    for (;;) {
-        if (*n == cap)
-            buf = realloc(buf, cap = cap ? 2 * cap : 65536);
-        size_t r = fread(buf + *n, 1, cap - *n, f);
-        if (!r)
-            break;
-        *n += r;
-    }
-    fclose(f);
-    return buf;
-}
-
-static void spit(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        perror(path);
-        exit(1);
-    }
-    fclose(f);
 }
 
 static int same_file(const char *a, const char *b)
@@ -111,32 +69,6 @@ static void copy(const char *from, const char *to)
     }
     spit(to, b, n);
     free(b);
-}
-
-/* One number through an independent connection (NaN on NULL or error). */
-static double q1(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    double v = NAN;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-/* Run sql on path with a plain connection; exit on failure. */
-static void sql(const char *path, const char *text)
-{
-    sqlite3 *db;
-    if (sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, text, NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "%s: %s: %s\n", path, text, sqlite3_errmsg(db));
-        exit(1);
-    }
-    sqlite3_close(db);
 }
 
 static config job(long seed, long hidden)
@@ -195,25 +127,6 @@ static void make_db(const char *path, int flags, int njobs, int finish)
     free(cfgs);
     free(jobs);
     store_close(s);
-}
-
-/* store_open must refuse with needle in the message and leave path's bytes as they were. */
-static void refused(const char *what, const char *path, int flags, const char *needle)
-{
-    size_t n0, n1;
-    unsigned char *b0 = slurp(path, &n0);
-    char err[STORE_ERRLEN] = "";
-    store *s = NULL;
-    int rc = store_open(&s, path, flags, err);
-    unsigned char *b1 = slurp(path, &n1);
-    int same = (b0 == NULL) == (b1 == NULL) && n0 == n1 && (!n0 || memcmp(b0, b1, n0) == 0);
-    char msg[300];
-    snprintf(msg, sizeof msg, "refused: %s", what);
-    check_true(rc == STORE_REFUSED && !s && strstr(err, needle) && same, msg, "rc %d, bytes %s: %s",
-               rc, same ? "unchanged" : "CHANGED", err);
-    store_close(s);
-    free(b0);
-    free(b1);
 }
 
 /* ---------------------------------------------------------------- cases */
@@ -582,12 +495,7 @@ static void test_sizes(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "%s/test_store_open.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    printf("SQLite %s in %s\n", sqlite3_libversion(), dir);
+    fixture_dir("test_store_open");
     test_empty_path();
     test_lock_names();
     test_lock_note();
