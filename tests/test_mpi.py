@@ -66,8 +66,11 @@ def dump_stacks(p):
     print("hung launch, processes of its session:\n" + ps, file=sys.stderr)
     for line in ps.splitlines() if shutil.which("gdb") else []:
         pid = line.split()[0]
-        bt = subprocess.run(["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt"],
-                            capture_output=True, text=True, timeout=120).stdout
+        try:
+            bt = subprocess.run(["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt"],
+                                capture_output=True, text=True, timeout=120).stdout
+        except subprocess.TimeoutExpired:
+            bt = "(gdb did not answer in 120 s)"
         print("---- stacks of %s\n%s" % (pid, bt[-4000:]), file=sys.stderr)
     os.killpg(p.pid, signal.SIGKILL)
 
