@@ -518,4 +518,10 @@ def varying(df, keys):
     """The keys of `keys` that take more than one value in `df`."""
     return [k for k in keys if k in df.columns and df[k].nunique(dropna=False) > 1]
 
-__all__ = ['APPLICATION_ID', 'AnalysisError', 'ArgumentParser', 'CSV_SET', 'DEFAULT_THRESHOLDS', 'DIAG_KINDS', 'Database', 'FINISHED', 'JOB_COLUMNS', 'METRICS', 'MIN_PAIRS', 'NON_KEYS', 'N_BOOT', 'PHASES', 'Results', 'THROUGH_TRAINING_FORMAT', 'check_where', 'config_keys', 'connect', 'csv_set_paths', 'has_table', 'is_diag', 'is_key', 'keys_of', 'load_curves', 'load_diagnostics', 'load_jobs', 'load_jobs_csv', 'load_lyapunov', 'parse_config', 'parse_thresholds', 'thresholds', 'varying', 'warn', 'write_csv_set', 'write_jobs_csv']
+__all__ = ['APPLICATION_ID', 'LATEST_SWEEP', 'AnalysisError', 'ArgumentParser', 'CSV_SET', 'DEFAULT_THRESHOLDS', 'DIAG_KINDS', 'Database', 'FINISHED', 'JOB_COLUMNS', 'METRICS', 'MIN_PAIRS', 'NON_KEYS', 'N_BOOT', 'PHASES', 'Results', 'THROUGH_TRAINING_FORMAT', 'check_where', 'config_keys', 'connect', 'csv_set_paths', 'has_table', 'is_diag', 'is_key', 'keys_of', 'load_curves', 'load_diagnostics', 'load_jobs', 'load_jobs_csv', 'load_lyapunov', 'parse_config', 'parse_thresholds', 'thresholds', 'varying', 'warn', 'write_csv_set', 'write_jobs_csv']
+
+
+# The jobs of the sweep file added last to a database (an edited sweep file
+# leaves the jobs of its earlier text in the database; they are not its grid):
+# a --where condition, for tools/plot and tools/study-report --latest-sweep.
+LATEST_SWEEP = "id IN (SELECT job_id FROM sweep_jobs WHERE sweep_id = (SELECT max(id) FROM sweeps))"
