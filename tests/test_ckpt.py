@@ -23,13 +23,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
-from harness import check, failure_count, results, wait_for  # noqa: E402
+from harness import check, failure_count, results, wait_for, ENV  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-ckpt-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
 TICK = os.sysconf("SC_CLK_TCK")
 
 

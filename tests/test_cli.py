@@ -20,7 +20,7 @@ import tempfile
 import time
 
 import numpy as np
-from harness import check, failure_count  # noqa: E402
+from harness import check, failure_count, ENV  # noqa: E402
 
 EXE = sys.argv[1]
 
@@ -101,7 +101,6 @@ check("a refused dump leaves the non-empty directory alone",
       os.listdir(nonempty) == ["keep"] and not [f for f in os.listdir(tmp) if ".tmp." in f])
 
 # ---- --out replaces only an earlier dump of ours (issue 9 case 1) -----------
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
 def snapshot(d):

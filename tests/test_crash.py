@@ -20,11 +20,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from harness import check, failure_count, results  # noqa: E402
+from harness import check, failure_count, results, ENV  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-crash-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 KINDS = ["pwrite64", "fdatasync", "fsync", "ftruncate", "unlink", "rename"]
 
 

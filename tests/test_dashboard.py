@@ -22,14 +22,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from harness import check, failure_count, wait_for  # noqa: E402
+from harness import check, failure_count, wait_for, ENV  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 DASH = os.path.abspath(sys.argv[2])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-dash-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
 def get(url):

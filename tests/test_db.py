@@ -36,13 +36,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from harness import check, failure_count, wait_for  # noqa: E402
+from harness import check, failure_count, wait_for, ENV  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-db-")
 os.chmod(TMP, 0o755)  # user nobody must reach its directory below
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
 ROOT = os.geteuid() == 0
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if ROOT else []
 

@@ -25,11 +25,10 @@ import sys
 import tempfile
 
 import numpy as np
-from harness import check, failure_count  # noqa: E402
+from harness import check, failure_count, ENV  # noqa: E402
 
 EXE, PLOT, CONN = (os.path.abspath(a) for a in sys.argv[1:4])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-init-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
 def run(*args, timeout=300):

@@ -22,16 +22,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
-from harness import check, failure_count, results, wait_for  # noqa: E402
+from harness import check, failure_count, results, wait_for, ENV  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 HOOKS = os.path.abspath(sys.argv[2])  # the same program with RNNSWEEP_TEST_CRASH_SEED compiled in
 TMP = tempfile.mkdtemp(prefix="rnnsweep-mpi-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
 
 
 def path(name):

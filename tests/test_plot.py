@@ -22,12 +22,11 @@ import struct
 import subprocess
 import sys
 import tempfile
-from harness import check, failure_count  # noqa: E402
+from harness import check, failure_count, ENV  # noqa: E402
 
 EXE, PLOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 PYTHON = "/usr/bin/python3"
 TMP = tempfile.mkdtemp(prefix="rnnsweep-plot-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
 sweep = os.path.join(TMP, "tiny.ini")

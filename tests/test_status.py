@@ -28,12 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from harness import check, failure_count  # noqa: E402
+from harness import check, failure_count, ENV  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-status-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
 STATUSES = ["pending", "running", "done", "diverged", "failed", "timeout"]
 FIXED = {"id", "config_hash", "config", "status", "attempts", "host", "rank", "run_id",
          "started_at", "finished_at", "wall_seconds", "final_loss", "final_accuracy", "iters_done",

@@ -30,12 +30,11 @@ import tempfile
 import numpy as np
 import pandas as pd
 import scipy.stats
-from harness import check, failure_count  # noqa: E402
+from harness import check, failure_count, ENV  # noqa: E402
 
 EXE, REPORT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "study")
 TMP = tempfile.mkdtemp(prefix="rnnsweep-study-report-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 PY = "/usr/bin/python3"
 
 

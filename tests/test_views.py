@@ -22,11 +22,10 @@ import sys
 import tempfile
 
 from scipy import stats
-from harness import check, failure_count  # noqa: E402
+from harness import check, failure_count, ENV  # noqa: E402
 
 EXE = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="rnnsweep-views-")
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
 sweep = os.path.join(TMP, "v.ini")
