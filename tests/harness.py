@@ -2,10 +2,11 @@
 print, the failure count that becomes their exit code, and waiting for a
 condition (a row, a file, a counter) instead of sleeping a fixed time.
 
-    from harness import check, failure_count, wait_for, ENV
+    from harness import check, failure_count, wait_for, ENV, holm_loop
     check("what is true", ok, detail)      # "ok   ..." or "FAIL ...  [detail]"
     wait_for(lambda: rows(db) > 0)          # polls every 50 ms, up to 300 s
     results(db) == results(reference_db)    # every job's stored numbers, by config hash
+    holm_loop(ps)                           # the textbook Holm loop, a reference for the analysis tests
     sys.exit(1 if failure_count() else 0)
 
 ENV lets Open MPI run as root and oversubscribe the cores (tests start
@@ -40,6 +41,18 @@ def wait_for(cond, timeout=300):
             return True
         time.sleep(0.05)
     return False
+
+
+def holm_loop(ps):
+    """Holm step-down written out as the textbook loop, the reference the
+    analysis tests hold rnnsweep_analysis against: sort, multiply by
+    (m - rank), running maximum, cap at 1."""
+    order = sorted(range(len(ps)), key=lambda i: ps[i])
+    out, run = [0.0] * len(ps), 0.0
+    for rank, i in enumerate(order):
+        run = max(run, min(1.0, (len(ps) - rank) * ps[i]))
+        out[i] = run
+    return out
 
 
 def results(db):

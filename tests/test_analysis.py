@@ -44,7 +44,7 @@ EXE, COMPARE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 TOOLS = os.path.dirname(COMPARE)
 sys.path.insert(0, TOOLS)
 import rnnsweep_analysis as ra  # noqa: E402
-from harness import check, failure_count  # noqa: E402
+from harness import check, failure_count, holm_loop  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="rnnsweep-analysis-")
 PY = "/usr/bin/python3"
@@ -201,15 +201,6 @@ def pairs(factor, a, b, group, metric="test_loss"):
     for row in con.execute(q, (a, b)):
         out.setdefault(tuple(row[:len(group)]), []).append(row[len(group):])
     return out
-
-
-def holm_loop(ps):
-    order = sorted(range(len(ps)), key=lambda i: ps[i])
-    adj, run_max = [0.0] * len(ps), 0.0
-    for rank, i in enumerate(order):
-        run_max = max(run_max, min(1.0, (len(ps) - rank) * ps[i]))
-        adj[i] = run_max
-    return adj
 
 
 out1 = os.path.join(TMP, "gain.csv")

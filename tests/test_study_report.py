@@ -30,7 +30,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 import scipy.stats
-from harness import check, failure_count, ENV  # noqa: E402
+from harness import check, failure_count, holm_loop, ENV  # noqa: E402
 
 EXE, REPORT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "study")
@@ -69,16 +69,6 @@ def p3(x):
 def wilson(k, n):
     ci = scipy.stats.binomtest(k, n).proportion_ci(method="wilson")
     return f"{k}/{n} [{ci.low:.2f}, {ci.high:.2f}]"
-
-
-def holm_loop(ps):
-    """Holm step-down: sort, multiply by (m - rank), running maximum, cap at 1."""
-    order = sorted(range(len(ps)), key=lambda i: ps[i])
-    out, run = [0.0] * len(ps), 0.0
-    for rank, i in enumerate(order):
-        run = max(run, min(1.0, (len(ps) - rank) * ps[i]))
-        out[i] = run
-    return out
 
 
 def best_lr_loop(rows):
