@@ -312,6 +312,20 @@ static double lam_max_mean(const double *lam, int B, int k)
     return s / B;
 }
 
+/* Step `it` (1-based) of Adam, beta 0.9/0.999, eps 1e-8, written out as the
+ * textbook update (independent of train.c's): p -= lr * mhat / (sqrt(vhat) + eps).
+ * m, v (p->size) are the moment estimates, zero before step 1. */
+static void adam_step(rnn_params *p, const rnn_params *grad, double *m, double *v, int it,
+                      double lr)
+{
+    const double c1 = 1.0 - pow(0.9, it), c2 = 1.0 - pow(0.999, it);
+    for (size_t q = 0; q < p->size; q++) {
+        m[q] = 0.9 * m[q] + 0.1 * grad->data[q];
+        v[q] = 0.999 * v[q] + 0.001 * grad->data[q] * grad->data[q];
+        p->data[q] -= lr * (m[q] / c1) / (sqrt(v[q] / c2) + 1e-8);
+    }
+}
+
 /* 100 Adam steps (beta 0.9/0.999, eps 1e-8, lr below) on W_rec, W_in, b
  * with a fresh input batch each step; F and lambda_max on a fixed
  * evaluation batch before and after. */
@@ -336,12 +350,7 @@ static void floss_adam(int mode, double g, double lr, double ratio_max, double l
     for (int it = 1; it <= iters; it++) {
         romo_inputs(x, T, B, r);
         floss_gradient(mode, &p, ACT_TANH, alpha, x, Q0, warmup, &grad, lam, fw);
-        const double c1 = 1.0 - pow(0.9, it), c2 = 1.0 - pow(0.999, it);
-        for (size_t q = 0; q < p.size; q++) {
-            m[q] = 0.9 * m[q] + 0.1 * grad.data[q];
-            v[q] = 0.999 * v[q] + 0.001 * grad.data[q] * grad.data[q];
-            p.data[q] -= lr * (m[q] / c1) / (sqrt(v[q] / c2) + 1e-8);
-        }
+        adam_step(&p, &grad, m, v, it, lr);
     }
     const double sec = clock_now() - t0;
     const double F1 = floss_objective(&p, ACT_TANH, alpha, xe, Q0, warmup, lam, fw);
@@ -388,12 +397,7 @@ static void floss_toward(double g, double target, int k, double lr, gsl_rng *r)
     for (int it = 1; it <= iters; it++) {
         romo_inputs(x, T, B, r);
         floss_gradient(FLOSS_FULL, &p, ACT_TANH, alpha, x, Q0, warmup, &grad, lam, fw);
-        const double c1 = 1.0 - pow(0.9, it), c2 = 1.0 - pow(0.999, it);
-        for (size_t q = 0; q < p.size; q++) {
-            m[q] = 0.9 * m[q] + 0.1 * grad.data[q];
-            v[q] = 0.999 * v[q] + 0.001 * grad.data[q] * grad.data[q];
-            p.data[q] -= lr * (m[q] / c1) / (sqrt(v[q] / c2) + 1e-8);
-        }
+        adam_step(&p, &grad, m, v, it, lr);
     }
     floss_objective(&p, ACT_TANH, alpha, xe, Q0, warmup, lam, fw);
     const double l1 = lam_max_mean(lam, B, k);
