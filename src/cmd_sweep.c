@@ -281,7 +281,9 @@ static int run_master(const sweep_args *a, store *st, long sweep_id, int size, c
     long run_id;
     if (store_run_begin(st, &info, &run_id) != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: %s: %s\n", a->db, store_errmsg(st));
-        return FARM_ERROR;
+        /* The workers wait for jobs in farm_worker: without a stop they
+         * never reach MPI_Finalize, and rank 0 would wait there forever. */
+        return farm_stop_workers(size, FARM_ERROR) ? FARM_ABANDONED : FARM_ERROR;
     }
     size_t done;
     int rc = farm_master(st, sweep_id, run_id, size, rank_hosts, MPI_MAX_PROCESSOR_NAME, &a->fo,

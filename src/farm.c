@@ -374,13 +374,13 @@ int farm_init(void)
                     "Comm_set_errhandler") ? FARM_ERROR : FARM_DONE;
 }
 
-/* Tell ranks 1..nranks-1 to stop with exit code rc; 0, or -1 if a rank
- * could not be told. */
-static int stop_workers(int nranks, int32_t rc)
+int farm_stop_workers(int nranks, int rc)
 {
+    int32_t code = rc;
     int bad = 0;
     for (int r = 1; r < nranks; r++)
-        bad |= farm_mpi(MPI_Send(&rc, sizeof rc, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD), "Send stop");
+        bad |= farm_mpi(MPI_Send(&code, sizeof code, MPI_BYTE, r, TAG_STOP, MPI_COMM_WORLD),
+                        "Send stop");
     return bad ? -1 : 0;
 }
 
@@ -401,7 +401,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *h
         store_sweep_counts(st, sweep_id, counts) != STORE_OK) {
         fprintf(stderr, "rnnsweep sweep: database: %s\n", store_errmsg(st));
         free(m.ids), free(m.cfgs);
-        return stop_workers(nranks, FARM_ERROR) ? FARM_ABANDONED : FARM_ERROR;
+        return farm_stop_workers(nranks, FARM_ERROR) ? FARM_ABANDONED : FARM_ERROR;
     }
     for (int s = 0; s < JOB_NSTATUS; s++)
         m.total += counts[s];
@@ -410,7 +410,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *h
     if (!m.slots || sort_pending(&m) != 0 || !(m.loc = farm_local_start(hosts))) {
         fprintf(stderr, "rnnsweep sweep: out of memory for %zu pending jobs\n", m.npending);
         free(m.slots), free(m.ids), free(m.cfgs);
-        return stop_workers(nranks, FARM_ERROR) ? FARM_ABANDONED : FARM_ERROR;
+        return farm_stop_workers(nranks, FARM_ERROR) ? FARM_ABANDONED : FARM_ERROR;
     }
     m.t0 = m.last_progress = clock_now();
     fprintf(stderr, "[sweep] %zu jobs, %zu pending, %zu finished earlier; %d rank(s)\n", m.total,
@@ -452,7 +452,7 @@ int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *h
     progress(&m, 1);
     /* A local thread still running a job is abandoned: the caller aborts. */
     farm_local_stop(m.loc, m.slots[0].job_id == 0);
-    if (rc != FARM_ABANDONED && stop_workers(nranks, rc) != 0)
+    if (rc != FARM_ABANDONED && farm_stop_workers(nranks, rc) != 0)
         rc = FARM_ABANDONED; /* a rank that cannot be told: end the launch */
     *done = m.done + m.failed; /* finished by this launch; checkpointed ones are not */
     free(m.slots), free(m.ids), free(m.cfgs);

@@ -55,6 +55,12 @@ int farm_mpi(int rc, const char *what);
 int farm_master(store *st, long sweep_id, long run_id, int nranks, const char *hosts,
                 size_t stride, const farm_opts *o, size_t *done);
 
+/* Rank 0, when it ends the launch without farm_master (which stops the
+ * workers itself): tell ranks 1..nranks-1 to stop with exit code rc, so that
+ * every rank reaches MPI_Finalize.  0, or -1 if a rank could not be told
+ * (then the caller aborts). */
+int farm_stop_workers(int nranks, int rc);
+
 /* Ranks > 0: serve jobs until the master says stop; returns the exit code
  * the master sent (0 or 3), or FARM_ERROR. */
 int farm_worker(void);
