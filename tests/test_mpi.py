@@ -383,6 +383,31 @@ else:
           all(x == 1 for x in codes) and p.returncode == 0 and st == [("done", 40, 0)],
           f"codes {codes} then {p.returncode}: {st} " + p.err[-200:])
 
+# ---- a launch that cannot record itself stops its workers ---------------------------
+# The runs row is rank 0's first write after setup.  If it fails (a full
+# disk; here a trigger that refuses it, so the failure is certain), rank 0
+# must tell the workers to stop before MPI_Finalize: without the stop they
+# waited for jobs and every rank waited in MPI_Finalize for ever.
+norun = write("norun.ini", "task = romo\nrule = bptt\nhidden = 8\nbatch = 4\niters = 20\n"
+                           "log_every = 10\nseed = 0..1\n")
+db = path("norun.db")
+p0 = mpirun(2, norun, "--db", db)
+c = sqlite3.connect(db)
+c.execute("create trigger no_runs before insert on runs begin "
+          "select raise(abort, 'runs row refused by the test'); end")
+c.commit()
+c.close()
+with open(norun, "a") as f:
+    f.write("gain = 0.5, 1\n")
+p = mpirun(2, norun, "--db", db)
+c = sqlite3.connect(db)
+st = c.execute("select status, count(*) from jobs group by 1 order by 1").fetchall()
+c.close()
+check("a launch whose runs row cannot be written ends with exit 1 on every rank (no hang), "
+      "naming the failure, and leaves the new jobs pending",
+      p0.returncode == 0 and p.returncode == 1 and "runs row refused by the test" in p.err
+      and st == [("done", 2), ("pending", 2)], f"{p0.returncode} {p.returncode} {st} " + p.err[-300:])
+
 # ---- divergence and the per-job time limit ------------------------------------------
 odd = write("odd.ini", """[diverges]
 activation = relu
